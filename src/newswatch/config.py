@@ -1,0 +1,259 @@
+"""Load and validate the TOML configuration into typed, immutable objects.
+
+Validation is pydantic's job; this module turns its errors into one message per
+problem naming the file, the key (``sources[1].interval``) and what was expected,
+so a user can fix the file without reading code.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+
+from newswatch import __version__
+from newswatch.errors import ConfigError
+
+DEFAULT_DATABASE = "newswatch.db"
+PROJECT_URL = "https://github.com/newswatch-project/newswatch"
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|d|h|m|s)")
+_DURATION_UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from a number or a string such as "30m", "1h30m", "90s", "250ms"."""
+    if isinstance(value, bool):
+        raise ValueError('expected a duration such as 30, "90s", "30m", "1h30m"')
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip().lower().replace(" ", "")
+        parts = _DURATION.findall(text)
+        if not parts or "".join(n + u for n, u in parts) != text:
+            raise ValueError(f'expected a duration such as "90s", "30m", "1h30m", got {value!r}')
+        seconds = sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
+    else:
+        raise ValueError('expected a duration such as 30, "90s", "30m", "1h30m"')
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+def _check_http_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"expected an http:// or https:// URL with a host, got {url!r}")
+    return url
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class Settings(_Strict):
+    """How newswatch fetches and where it stores; one block for all sources."""
+
+    database: Path = Path(DEFAULT_DATABASE)
+    rules: Path | None = None
+    user_agent: str = f"newswatch/{__version__}"
+    contact: str = PROJECT_URL
+    timeout: Duration = Field(default=30.0, gt=0)
+    connect_timeout: Duration = Field(default=10.0, gt=0)
+    max_bytes: int = Field(default=5_000_000, gt=0)
+    max_redirects: int = Field(default=5, ge=0)
+    concurrency: int = Field(default=8, ge=1)
+    per_host_concurrency: int = Field(default=1, ge=1)
+    per_host_delay: Duration = 1.0
+    retries: int = Field(default=2, ge=0)
+    max_new_pages: int = Field(default=50, ge=0)
+    robots: bool = True
+
+    @property
+    def full_user_agent(self) -> str:
+        """The User-Agent header: our name and version plus how to reach the operator."""
+        return f"{self.user_agent} (+{self.contact})" if self.contact else self.user_agent
+
+
+class Source(_Strict):
+    """One listing page or feed to watch."""
+
+    name: str = Field(min_length=1)
+    url: str
+    profile: str = "gulfoilandgas"
+    interval: Duration = Field(default=1800.0, gt=0)
+    cron: str | None = None
+    follow: bool = True
+    max_new_pages: int | None = Field(default=None, ge=0)
+    allow_hosts: tuple[str, ...] = ()
+    robots: bool | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _check_http_url(value)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", value):
+            raise ValueError(
+                f"expected letters, digits, '.', '_' or '-' (no spaces), got {value!r}"
+            )
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                CronTrigger.from_crontab(value)
+            except ValueError as exc:
+                raise ValueError(
+                    f'expected a crontab expression such as "0 7 * * mon-fri": {exc}'
+                ) from exc
+        return value
+
+    @field_validator("allow_hosts")
+    @classmethod
+    def _hosts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(host.lower().strip() for host in value)
+
+    @property
+    def host(self) -> str:
+        return (urlsplit(self.url).hostname or "").lower()
+
+
+class Config(_Strict):
+    """A whole configuration file: settings, sources, and where it came from."""
+
+    settings: Settings = Settings()
+    sources: tuple[Source, ...] = ()
+    path: Path | None = None
+    rules_path: Path | None = None
+
+    def source(self, name: str) -> Source:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        known = ", ".join(s.name for s in self.sources) or "none"
+        raise ConfigError(self.path, "sources", f"no source named {name!r} (known: {known})")
+
+
+def default_config_path() -> Path:
+    """The configuration shipped inside the package, used when --config is not given."""
+    return Path(str(resources.files("newswatch") / "defaults" / "newswatch.toml"))
+
+
+def _key_of(location: tuple[int | str, ...]) -> str:
+    key = ""
+    for part in location:
+        if isinstance(part, int):
+            key += f"[{part}]"
+        elif not key:
+            key = part
+        else:
+            key += f".{part}"
+    return key
+
+
+def _message_of(error: Any) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown key"
+    message = str(error["msg"])
+    message = message.removeprefix("Value error, ")
+    if kind not in ("value_error", "missing"):
+        message += f", got {error.get('input')!r}"
+    return message
+
+
+def config_from_dict(data: dict[str, Any], path: Path | None, *, builtin: bool = False) -> Config:
+    """Validate parsed TOML; relative paths are resolved against the file's folder.
+
+    The built-in configuration keeps its database in the current directory, since
+    the package's own folder is no place for user data.
+    """
+    try:
+        config = Config.model_validate({**data, "path": path})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = _key_of(first["loc"])
+        if first["type"] == "extra_forbidden":
+            parent = first["loc"][:-1]
+            allowed = _allowed_keys(parent)
+            message = f"unknown key; expected one of: {', '.join(allowed)}"
+        else:
+            message = _message_of(first)
+        more = len(exc.errors()) - 1
+        if more:
+            message += f" (and {more} more problem{'s' if more > 1 else ''})"
+        raise ConfigError(path, key or None, message) from None
+    seen: set[str] = set()
+    for index, source in enumerate(config.sources):
+        if source.name in seen:
+            raise ConfigError(
+                path, f"sources[{index}].name", f"duplicate source name {source.name!r}"
+            )
+        seen.add(source.name)
+    base = path.parent if path and not builtin else Path.cwd()
+    settings = config.settings
+    database = settings.database if settings.database.is_absolute() else base / settings.database
+    rules_ref = settings.rules
+    rules_base = path.parent if path else Path.cwd()
+    if rules_ref is None:
+        rules_path = None
+    else:
+        rules_path = rules_ref if rules_ref.is_absolute() else rules_base / rules_ref
+        if not rules_path.is_file():
+            raise ConfigError(path, "settings.rules", f"rules file not found: {rules_path}")
+    return config.model_copy(
+        update={
+            "settings": settings.model_copy(update={"database": database}),
+            "rules_path": rules_path,
+        }
+    )
+
+
+def _allowed_keys(parent: tuple[int | str, ...]) -> list[str]:
+    names = [p for p in parent if isinstance(p, str)]
+    model: type[BaseModel] = Config
+    if names[-1:] == ["settings"]:
+        model = Settings
+    elif names[-1:] == ["sources"]:
+        model = Source
+    hidden = {"path", "rules_path"}
+    return [name for name in model.model_fields if name not in hidden]
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read a configuration file, or the built-in default when path is None."""
+    builtin = path is None
+    file = default_config_path() if path is None else path
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(file, None, "configuration file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(file, None, f"cannot read configuration: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(file, None, f"invalid TOML: {exc}") from None
+    return config_from_dict(data, file, builtin=builtin)

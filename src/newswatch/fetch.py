@@ -1,0 +1,412 @@
+"""HTTP for newswatch: the only module that talks to the network.
+
+Also home of `decode_html`, since turning bytes on the wire into text is part of
+fetching (and `newswatch parse FILE` needs the same decoding for saved pages).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import email.utils
+import random
+import re
+import time
+from dataclasses import dataclass, replace
+from urllib.parse import urlsplit
+from urllib.robotparser import RobotFileParser
+
+import charset_normalizer
+import httpx
+
+from newswatch.config import Settings
+
+# The WHATWG encoding standard treats these labels as windows-1252; old ASP portals
+# declare iso-8859-1 and then serve curly quotes from the 0x80-0x9F range.
+_WINDOWS_1252_ALIASES = {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "ascii", "us-ascii"}
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.IGNORECASE
+)
+_HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?([a-zA-Z0-9_.:-]+)""", re.IGNORECASE)
+_SNIFF_BYTES = 4096
+
+
+def _known_codec(label: str | None) -> str | None:
+    if not label:
+        return None
+    label = label.strip().lower()
+    if label in _WINDOWS_1252_ALIASES:
+        return "windows-1252"
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return None
+
+
+def declared_charset(content: bytes, content_type: str | None = None) -> str | None:
+    """The charset the server or the page itself declares, if it is one Python knows."""
+    if content_type:
+        found = _HEADER_CHARSET.search(content_type)
+        codec = _known_codec(found.group(1) if found else None)
+        if codec:
+            return codec
+    found_meta = _META_CHARSET.search(content[:_SNIFF_BYTES])
+    if found_meta:
+        return _known_codec(found_meta.group(1).decode("ascii", "replace"))
+    return None
+
+
+def decode_html(content: bytes, content_type: str | None = None) -> str:
+    """Decode a page: BOM, then HTTP header, then <meta>, then UTF-8, then detection.
+
+    A declared charset that does not fit the bytes (a page labelled utf-8 but saved
+    as windows-1252) falls through to detection instead of producing mojibake.
+    """
+    for bom, codec in (
+        (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
+        if content.startswith(bom):
+            return content.decode(codec, errors="replace")
+    declared = declared_charset(content, content_type)
+    if declared:
+        try:
+            return content.decode(declared)
+        except UnicodeDecodeError:
+            pass
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    best = charset_normalizer.from_bytes(content).best()
+    if best is not None and best.encoding and not _looks_latin(best.alphabets):
+        return str(best)
+    # Detectors cannot tell the Western code pages apart on short texts (cp1250, cp852
+    # and mac_roman all "fit" equally); windows-1252 is what such pages really are.
+    return content.decode("windows-1252", errors="replace")
+
+
+def _looks_latin(alphabets: list[str]) -> bool:
+    return all("Latin" in name or "Punctuation" in name or name in _NEUTRAL for name in alphabets)
+
+
+_NEUTRAL = {"Control character", "Currency Symbols", "Letterlike Symbols", "Number Forms"}
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    """How politely and how defensively to fetch; built from [settings]."""
+
+    user_agent: str
+    timeout: float = 30.0
+    connect_timeout: float = 10.0
+    max_bytes: int = 5_000_000
+    max_redirects: int = 5
+    concurrency: int = 8
+    per_host_concurrency: int = 1
+    per_host_delay: float = 1.0
+    retries: int = 2
+    robots: bool = True
+    backoff_base: float = 0.5
+    """First retry waits about this long; each further retry doubles it (plus jitter)."""
+    max_retry_after: float = 120.0
+    """Cap on a server's Retry-After, so one host cannot stall a run for hours."""
+    max_crawl_delay: float = 30.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FetchPolicy:
+        return cls(
+            user_agent=settings.full_user_agent,
+            timeout=settings.timeout,
+            connect_timeout=settings.connect_timeout,
+            max_bytes=settings.max_bytes,
+            max_redirects=settings.max_redirects,
+            concurrency=settings.concurrency,
+            per_host_concurrency=settings.per_host_concurrency,
+            per_host_delay=settings.per_host_delay,
+            retries=settings.retries,
+            robots=settings.robots,
+        )
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """The outcome of one fetch, failures included: the fetcher never raises for a URL."""
+
+    url: str
+    final_url: str
+    status: int | None
+    content: bytes = b""
+    content_type: str | None = None
+    elapsed: float = 0.0
+    error: str | None = None
+    attempts: int = 1
+    etag: str | None = None
+    last_modified: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.status is not None and 200 <= self.status < 300
+
+    @property
+    def not_modified(self) -> bool:
+        return self.error is None and self.status == 304
+
+    def text(self) -> str:
+        return decode_html(self.content, self.content_type)
+
+
+class _Retryable(Exception):
+    """An attempt failed in a way worth trying again (timeouts, resets, 5xx, 429)."""
+
+    def __init__(self, message: str, status: int | None = None, wait: float | None = None):
+        super().__init__(message)
+        self.status = status
+        self.wait = wait
+
+
+class _Final(Exception):
+    """An attempt failed in a way that retrying will not fix."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class _HostGate:
+    """Spaces requests to one host and bounds how many are in flight."""
+
+    slots: asyncio.Semaphore
+    delay: float
+    next_start: float = 0.0
+
+    async def wait_turn(self) -> None:
+        now = time.monotonic()
+        start = max(now, self.next_start)
+        self.next_start = start + self.delay
+        if start > now:
+            await asyncio.sleep(start - now)
+
+
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class Fetcher:
+    """Polite async HTTP GETs: one instance per run, shared by all sources.
+
+    Different hosts are fetched concurrently; requests to one host are spaced by
+    the larger of the configured delay and the host's robots.txt Crawl-delay.
+    """
+
+    def __init__(
+        self, policy: FetchPolicy, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self.policy = policy
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._all_slots = asyncio.Semaphore(policy.concurrency)
+        self._gates: dict[str, _HostGate] = {}
+        self._robots: dict[str, RobotFileParser | None] = {}
+        self._robots_locks: dict[str, asyncio.Lock] = {}
+        self.requests_made = 0
+
+    async def __aenter__(self) -> Fetcher:
+        self._client = httpx.AsyncClient(
+            transport=self._transport,
+            headers={"User-Agent": self.policy.user_agent, "Accept-Encoding": "gzip, deflate"},
+            timeout=httpx.Timeout(self.policy.timeout, connect=self.policy.connect_timeout),
+            follow_redirects=True,
+            max_redirects=self.policy.max_redirects,
+        )
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def get(
+        self,
+        url: str,
+        *,
+        robots: bool | None = None,
+        accept: tuple[str, ...] = _HTML_TYPES,
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> FetchResult:
+        """Fetch one URL with retries; failures come back as a result with `error` set."""
+        started = time.monotonic()
+        if (self.policy.robots if robots is None else robots) and not await self.allowed(url):
+            return FetchResult(url, url, None, error="disallowed by robots.txt", attempts=0)
+        headers = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                result = await self._attempt(url, headers, accept)
+            except _Retryable as failure:
+                if attempt > self.policy.retries:
+                    return FetchResult(
+                        url,
+                        url,
+                        failure.status,
+                        elapsed=time.monotonic() - started,
+                        error=f"{failure} (after {attempt} attempts)",
+                        attempts=attempt,
+                    )
+                await asyncio.sleep(self._backoff(attempt, failure.wait))
+                continue
+            except _Final as failure:
+                return FetchResult(
+                    url,
+                    url,
+                    failure.status,
+                    elapsed=time.monotonic() - started,
+                    error=str(failure),
+                    attempts=attempt,
+                )
+            return replace(result, elapsed=time.monotonic() - started, attempts=attempt)
+
+    def _backoff(self, attempt: int, server_wait: float | None) -> float:
+        if server_wait is not None:
+            return min(server_wait, self.policy.max_retry_after)
+        base = self.policy.backoff_base * 2 ** (attempt - 1)
+        return float(base + random.uniform(0, base))
+
+    def _gate(self, url: str) -> _HostGate:
+        host = _host_key(url)
+        gate = self._gates.get(host)
+        if gate is None:
+            gate = _HostGate(
+                asyncio.Semaphore(self.policy.per_host_concurrency), self.policy.per_host_delay
+            )
+            self._gates[host] = gate
+        return gate
+
+    async def _attempt(
+        self, url: str, headers: dict[str, str], accept: tuple[str, ...]
+    ) -> FetchResult:
+        assert self._client is not None, "use Fetcher as an async context manager"
+        gate = self._gate(url)
+        async with self._all_slots, gate.slots:
+            await gate.wait_turn()
+            self.requests_made += 1
+            try:
+                async with asyncio.timeout(self.policy.timeout):
+                    return await self._send(url, headers, accept)
+            except TimeoutError:
+                raise _Retryable(f"no complete answer within {self.policy.timeout:g}s") from None
+            except httpx.TooManyRedirects:
+                raise _Final(f"more than {self.policy.max_redirects} redirects") from None
+            except httpx.DecodingError as exc:
+                raise _Final(f"invalid compressed body: {exc}") from None
+            except httpx.ConnectError as exc:
+                raise _Retryable(f"cannot connect: {exc or type(exc).__name__}") from None
+            except httpx.TimeoutException as exc:
+                raise _Retryable(f"timed out: {type(exc).__name__}") from None
+            except httpx.RemoteProtocolError as exc:
+                raise _Retryable(f"connection broken: {exc}") from None
+            except httpx.TransportError as exc:
+                raise _Retryable(f"network error: {exc or type(exc).__name__}") from None
+            except httpx.InvalidURL as exc:
+                raise _Final(f"invalid URL: {exc}") from None
+
+    async def _send(
+        self, url: str, headers: dict[str, str], accept: tuple[str, ...]
+    ) -> FetchResult:
+        assert self._client is not None
+        async with self._client.stream("GET", url, headers=headers) as response:
+            status = response.status_code
+            if status == 429 or status >= 500:
+                wait = _retry_after(response.headers.get("Retry-After"))
+                raise _Retryable(f"HTTP {status} {response.reason_phrase}", status, wait)
+            if status >= 400:
+                raise _Final(f"HTTP {status} {response.reason_phrase}", status)
+            content_type = response.headers.get("Content-Type")
+            common = {
+                "final_url": str(response.url),
+                "status": status,
+                "content_type": content_type,
+                "etag": response.headers.get("ETag"),
+                "last_modified": response.headers.get("Last-Modified"),
+            }
+            if status == 304:
+                return FetchResult(url, **common)
+            media_type = (content_type or "").split(";")[0].strip().lower()
+            if media_type and accept and media_type not in accept:
+                raise _Final(f"not a page we can read (Content-Type: {media_type})", status)
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > self.policy.max_bytes:
+                raise _Final(self._too_large(), status)
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > self.policy.max_bytes:
+                    raise _Final(self._too_large(), status)
+                chunks.append(chunk)
+            return FetchResult(url, content=b"".join(chunks), **common)
+
+    def _too_large(self) -> str:
+        return f"response larger than the {self.policy.max_bytes:,}-byte cap; not read further"
+
+    async def allowed(self, url: str) -> bool:
+        """Whether robots.txt of the URL's host lets us fetch it (cached per host)."""
+        host = _host_key(url)
+        lock = self._robots_locks.setdefault(host, asyncio.Lock())
+        async with lock:
+            if host not in self._robots:
+                self._robots[host] = await self._load_robots(host)
+        parser = self._robots[host]
+        if parser is None:
+            return True
+        return parser.can_fetch(self.policy.user_agent, url)
+
+    async def _load_robots(self, host: str) -> RobotFileParser | None:
+        """Per RFC 9309: 4xx means no rules; an unreachable or failing server means stay out."""
+        robots_url = f"{host}/robots.txt"
+        try:
+            result = await self._attempt(robots_url, {}, accept=())
+        except _Final as failure:
+            if failure.status is not None and 400 <= failure.status < 500:
+                return None
+            return _deny_all()
+        except _Retryable:
+            return _deny_all()
+        parser = RobotFileParser(robots_url)
+        parser.parse(result.content.decode("utf-8", errors="replace").splitlines())
+        delay = parser.crawl_delay(self.policy.user_agent)
+        if delay is not None:
+            gate = self._gate(robots_url)
+            gate.delay = max(gate.delay, min(float(delay), self.policy.max_crawl_delay))
+        return parser
+
+
+def _deny_all() -> RobotFileParser:
+    parser = RobotFileParser()
+    parser.parse(["User-agent: *", "Disallow: /"])
+    return parser
+
+
+def _host_key(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.lower()}"

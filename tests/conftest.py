@@ -1,0 +1,147 @@
+"""Shared test fixtures: real HTTP servers on 127.0.0.1 and a way to run the CLI."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from newswatch.sampleserver import SampleSite
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@dataclass
+class Route:
+    """What the scripted server answers for one path: a list of answers, used in turn."""
+
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    action: str = ""
+    """'' normal, 'hang' never answer, 'reset' close the socket, 'truncate' short body,
+    'badgzip' claim gzip and send garbage, 'stream' send body forever."""
+
+
+class ScriptedServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _ScriptedHandler)
+        self.routes: dict[str, list[Route]] = {}
+        self.log: list[tuple[str, dict[str, str]]] = []
+        self.stop = threading.Event()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def add(self, path: str, *answers: Route) -> None:
+        self.routes[path] = list(answers)
+
+    def hits(self, path: str) -> int:
+        return sum(1 for logged, _ in self.log if logged == path)
+
+
+class _ScriptedHandler(BaseHTTPRequestHandler):
+    server: ScriptedServer
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self.server.log.append((self.path, dict(self.headers.items())))
+        answers = self.server.routes.get(self.path)
+        if not answers:
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        route = answers.pop(0) if len(answers) > 1 else answers[0]
+        if route.delay:
+            time.sleep(route.delay)
+        if route.action == "hang":
+            self.server.stop.wait(30)
+            return
+        if route.action == "reset":
+            self.connection.shutdown(2)
+            return
+        self.send_response(route.status)
+        body = route.body
+        headers = {"Content-Type": "text/html; charset=utf-8", **route.headers}
+        if route.action == "badgzip":
+            headers["Content-Encoding"] = "gzip"
+            body = b"this is not gzip at all" * 10
+        elif route.action == "gzip":
+            headers["Content-Encoding"] = "gzip"
+            body = gzip.compress(body)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        if route.action == "stream":
+            self.end_headers()
+            chunk = b"<p>" + b"x" * 65536 + b"</p>"
+            while not self.server.stop.is_set():
+                try:
+                    self.wfile.write(chunk)
+                except OSError:
+                    return
+            return
+        length = len(body) * 2 if route.action == "truncate" else len(body)
+        self.send_header("Content-Length", str(length))
+        self.end_headers()
+        self.wfile.write(body)
+        if route.action == "truncate":
+            self.wfile.flush()
+            self.connection.shutdown(2)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    srv = ScriptedServer()
+    thread = threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield srv
+    srv.stop.set()
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.fixture
+def portal() -> Iterator[SampleSite]:
+    with SampleSite(FIXTURES / "portal") as site:
+        yield site
+
+
+CliRunner = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def run_cli(tmp_path: Path) -> CliRunner:
+    """Run `newswatch ARGS` in a subprocess, as a user would, in tmp_path."""
+
+    def run(
+        *args: str, input: str | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+        return subprocess.run(
+            [sys.executable, "-m", "newswatch", *args],
+            cwd=tmp_path,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+        )
+
+    return run

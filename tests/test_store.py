@@ -1,0 +1,486 @@
+import json
+import sqlite3
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from newswatch.errors import NewswatchError
+from newswatch.models import Article, Page, TickerItem
+from newswatch.store import SCHEMA_VERSION, SaveResult, Store
+
+GOG = "http://www.gulfoilandgas.com/webpro1/main/mainnews.asp"
+START = datetime(2026, 11, 29, 18, 5, 10, tzinfo=UTC)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@dataclass(frozen=True)
+class FakeMatch:
+    rule: str
+    terms: tuple[str, ...]
+    evidence: tuple[str, ...]
+    fields: tuple[str, ...]
+
+
+def keyword_matcher(
+    keyword: str = "solid-state", rule: str = "ssb"
+) -> Callable[[Mapping[str, str]], Sequence[FakeMatch]]:
+    """A stand-in for RuleSet.match: flags anything containing `keyword`."""
+
+    def match(fields: Mapping[str, str]) -> Sequence[FakeMatch]:
+        hits = tuple(name for name, text in fields.items() if keyword in text.lower())
+        if not hits:
+            return []
+        return [FakeMatch(rule, (keyword,), tuple(fields[name][:40] for name in hits), hits)]
+
+    return match
+
+
+flag_solid_state = keyword_matcher()
+
+
+def never(fields: Mapping[str, str]) -> Sequence[FakeMatch]:
+    return []
+
+
+def body(topic: str) -> str:
+    """A body long enough to fingerprint, distinct per topic."""
+    return (
+        f"{topic}. Japan's METI approved four R&D projects in 2024, including Toyota and"
+        " Idemitsu, to support research on materials and breakthroughs in production technology"
+        " for the next generation of batteries."
+    )
+
+
+SSB_BODY = body("Japan subsidises all-solid-state batteries")
+LNG_BODY = body("Golar LNG files its annual report")
+
+
+def article_page(
+    article_id: int, text: str, *, query: str = "", ticker: Sequence[TickerItem] = ()
+) -> Page:
+    url = f"{GOG}?id={article_id}{query}"
+    article = Article(
+        url=url,
+        title=f"Story {article_id}",
+        published=date(2025, 1, 5),
+        location="Asia",
+        source_line="Source: www.gulfoilandgas.com 1/5/2025, Location: Asia",
+        body=text,
+        language="en",
+    )
+    return Page(url=url, article=article, ticker=list(ticker))
+
+
+def ticker_item(article_id: int, text: str, *, region: str | None = "Canada") -> TickerItem:
+    return TickerItem(
+        url=f"{GOG}?id={article_id}", text=text, region=region, published=date(2025, 3, 27)
+    )
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "newswatch.db"
+
+
+@pytest.fixture
+def store(db_path: Path, clock: FakeClock) -> Iterator[Store]:
+    with Store(db_path, clock=clock) as opened:
+        opened.upsert_source(
+            "gog", "http://www.gulfoilandgas.com/webpro1/main/newshome.asp", "gulfoilandgas"
+        )
+        yield opened
+
+
+def rows(db_path: Path, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+    """Read the database as an outside tool would: a separate plain sqlite3 connection."""
+    with sqlite3.connect(db_path) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def count(db_path: Path, table: str) -> int:
+    [(total,)] = rows(db_path, f"SELECT count(*) FROM {table}")
+    assert isinstance(total, int)
+    return total
+
+
+# --- schema and file handling ------------------------------------------------------------
+
+
+def test_schema_is_visible_to_plain_sqlite(store: Store, db_path: Path) -> None:
+    objects = set(rows(db_path, "SELECT type, name FROM sqlite_master"))
+    for table in (
+        "sources",
+        "fetches",
+        "articles",
+        "ticker_items",
+        "flags",
+        "runs",
+        "articles_fts",
+    ):
+        assert ("table", table) in objects
+    assert ("view", "flagged") in objects
+
+
+def test_flagged_view_has_the_promised_columns(store: Store, db_path: Path) -> None:
+    columns = [row[1] for row in rows(db_path, "PRAGMA table_info(flagged)")]
+    required = ["rule", "kind", "url", "title", "published", "matched", "flagged_at"]
+    assert columns[: len(required)] == required
+    assert {"source", "region", "evidence"} <= set(columns)
+
+
+def test_wal_mode_and_schema_version(store: Store, db_path: Path) -> None:
+    assert rows(db_path, "PRAGMA journal_mode") == [("wal",)]
+    assert rows(db_path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+    assert SCHEMA_VERSION >= 1
+
+
+def test_reopening_keeps_data(db_path: Path, clock: FakeClock) -> None:
+    with Store(db_path, clock=clock) as first:
+        first.save_page("gog", article_page(1, SSB_BODY), fetch_id=None, matcher=never)
+    with Store(db_path, clock=clock) as second:
+        assert second.known_article_urls([f"{GOG}?id=1"]) == {f"{GOG}?id=1"}
+    assert rows(db_path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+
+
+def test_newer_database_is_refused(db_path: Path) -> None:
+    Store(db_path).close()
+    with sqlite3.connect(db_path) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
+    with pytest.raises(NewswatchError) as raised:
+        Store(db_path)
+    message = str(raised.value)
+    assert str(db_path) in message
+    assert str(SCHEMA_VERSION + 5) in message
+    assert f"version {SCHEMA_VERSION}" in message
+
+
+def test_file_that_is_not_sqlite_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_text("these are my notes, not a database\n" * 100)
+    with pytest.raises(NewswatchError, match=str(path)):
+        Store(path)
+
+
+def test_fts_index_is_found_by_sqlite_utils_and_datasette(store: Store) -> None:
+    # Datasette and `sqlite-utils search` find the index the same way.
+    assert store.db.table("articles").detect_fts() == "articles_fts"
+
+
+def test_timestamps_are_utc_iso(store: Store, db_path: Path) -> None:
+    store.save_page("gog", article_page(1, SSB_BODY), fetch_id=None, matcher=never)
+    assert rows(db_path, "SELECT first_seen, last_seen, published FROM articles") == [
+        ("2026-11-29T18:05:10Z", "2026-11-29T18:05:10Z", "2025-01-05")
+    ]
+
+
+# --- saving pages ------------------------------------------------------------------------
+
+
+def test_new_then_known(store: Store, db_path: Path, clock: FakeClock) -> None:
+    fetch_id = store.record_fetch(
+        source="gog", url=f"{GOG}?id=1", status=200, size=5120, elapsed=0.25, warnings=["no ticker"]
+    )
+    first = store.save_page("gog", article_page(1, SSB_BODY), fetch_id=fetch_id, matcher=never)
+    assert first == SaveResult("new", first.article_id, None, 0, 0, 0)
+    clock.advance(hours=1)
+    again = store.save_page("gog", article_page(1, SSB_BODY), fetch_id=None, matcher=never)
+    assert again.article == "known"
+    assert again.article_id == first.article_id
+    assert rows(
+        db_path, "SELECT url, fetched_url, fetch_id, first_seen, last_seen FROM articles"
+    ) == [(f"{GOG}?id=1", f"{GOG}?id=1", fetch_id, "2026-11-29T18:05:10Z", "2026-11-29T19:05:10Z")]
+    assert rows(db_path, "SELECT status, bytes, elapsed, warnings FROM fetches") == [
+        (200, 5120, 0.25, '["no ticker"]')
+    ]
+
+
+def test_page_without_article(store: Store, db_path: Path) -> None:
+    result = store.save_page("gog", Page(url=f"{GOG}?list=ME"), fetch_id=None, matcher=never)
+    assert result == SaveResult("none", None, None, 0, 0, 0)
+    assert count(db_path, "articles") == 0
+
+
+def test_tracking_parameter_does_not_make_a_second_article(store: Store, db_path: Path) -> None:
+    plain = store.save_page("gog", article_page(1, SSB_BODY), fetch_id=None, matcher=never)
+    tracked = article_page(1, SSB_BODY, query="&utm_source=newsletter#top")
+    again = store.save_page("gog", tracked, fetch_id=None, matcher=never)
+    assert (plain.article, again.article) == ("new", "known")
+    assert rows(db_path, "SELECT url FROM articles") == [(f"{GOG}?id=1",)]
+    assert store.known_article_urls([f"{GOG}?utm_medium=x&id=1", f"{GOG}?id=2", "mailto:a@b"]) == {
+        f"{GOG}?utm_medium=x&id=1"
+    }
+
+
+def test_same_body_under_another_id_is_a_duplicate(store: Store, db_path: Path) -> None:
+    original = store.save_page(
+        "gog", article_page(1, SSB_BODY), fetch_id=None, matcher=flag_solid_state
+    )
+    reworded = SSB_BODY.replace("'", "\u2019").replace(" ", "  ").upper()
+    copy = store.save_page(
+        "gog", article_page(2, reworded), fetch_id=None, matcher=flag_solid_state
+    )
+    assert copy.article == "duplicate"
+    assert copy.duplicate_of == f"{GOG}?id=1"
+    assert copy.new_flags == 0
+    assert rows(db_path, "SELECT id, url, duplicate_of FROM articles ORDER BY id") == [
+        (original.article_id, f"{GOG}?id=1", None),
+        (copy.article_id, f"{GOG}?id=2", original.article_id),
+    ]
+    assert rows(db_path, "SELECT kind, item_id FROM flags") == [("article", original.article_id)]
+    assert [hit["id"] for hit in store.search("Idemitsu")] == [original.article_id]
+    assert store.known_article_urls([f"{GOG}?id=2"]) == {f"{GOG}?id=2"}
+
+
+def test_short_bodies_are_never_duplicates(store: Store) -> None:
+    first = store.save_page("gog", article_page(1, ""), fetch_id=None, matcher=never)
+    second = store.save_page("gog", article_page(2, ""), fetch_id=None, matcher=never)
+    assert (first.article, second.article) == ("new", "new")
+
+
+def test_ticker_item_seen_twice_is_one_row(store: Store, db_path: Path, clock: FakeClock) -> None:
+    item = ticker_item(9, "Petrus Resources announces its monthly activity update")
+    first = store.save_page(
+        "gog", article_page(1, SSB_BODY, ticker=[item]), fetch_id=None, matcher=never
+    )
+    clock.advance(minutes=30)
+    second = store.save_page(
+        "gog", article_page(2, LNG_BODY, ticker=[item, item]), fetch_id=None, matcher=never
+    )
+    assert (first.new_ticker_items, first.seen_ticker_items) == (1, 0)
+    assert (second.new_ticker_items, second.seen_ticker_items) == (0, 1)
+    assert rows(
+        db_path,
+        "SELECT url, region, published, seen_count, first_seen, last_seen FROM ticker_items",
+    ) == [
+        (f"{GOG}?id=9", "Canada", "2025-03-27", 2, "2026-11-29T18:05:10Z", "2026-11-29T18:35:10Z")
+    ]
+
+
+def test_ticker_item_keeps_first_text_and_fills_missing_region(store: Store, db_path: Path) -> None:
+    bare = ticker_item(9, "Petrus Resources announces", region=None)
+    fuller = ticker_item(9, "Petrus Resources announces its monthly update", region="Canada")
+    store.save_page("gog", article_page(1, SSB_BODY, ticker=[bare]), fetch_id=None, matcher=never)
+    store.save_page("gog", article_page(2, LNG_BODY, ticker=[fuller]), fetch_id=None, matcher=never)
+    assert rows(db_path, "SELECT text, region FROM ticker_items") == [
+        ("Petrus Resources announces", "Canada")
+    ]
+
+
+def test_ticker_items_without_http_url_are_skipped(store: Store, db_path: Path) -> None:
+    items = [TickerItem(url="javascript:void(0)", text="x"), ticker_item(9, "kept")]
+    result = store.save_page(
+        "gog", article_page(1, SSB_BODY, ticker=items), fetch_id=None, matcher=never
+    )
+    assert result.new_ticker_items == 1
+    assert rows(db_path, "SELECT text FROM ticker_items") == [("kept",)]
+
+
+def test_resaving_a_page_changes_nothing_but_last_seen(store: Store, db_path: Path) -> None:
+    page = article_page(1, SSB_BODY, ticker=[ticker_item(9, "solid-state pilot line opens")])
+    first = store.save_page("gog", page, fetch_id=None, matcher=flag_solid_state)
+    second = store.save_page("gog", page, fetch_id=None, matcher=flag_solid_state)
+    assert (first.article, first.new_ticker_items, first.new_flags) == ("new", 1, 2)
+    assert second == SaveResult("known", first.article_id, None, 0, 1, 0)
+    assert [count(db_path, t) for t in ("articles", "ticker_items", "flags")] == [1, 1, 2]
+
+
+def test_flags_record_terms_evidence_and_fields(store: Store, db_path: Path) -> None:
+    page = article_page(1, SSB_BODY, ticker=[ticker_item(9, "Solid-State pilot line opens")])
+    store.save_page("gog", page, fetch_id=None, matcher=flag_solid_state)
+    flags = rows(
+        db_path, "SELECT rule, kind, matched, evidence, fields, flagged_at FROM flags ORDER BY kind"
+    )
+    assert flags == [
+        (
+            "ssb",
+            "article",
+            '["solid-state"]',
+            json.dumps([SSB_BODY[:40]]),
+            '["body"]',
+            "2026-11-29T18:05:10Z",
+        ),
+        (
+            "ssb",
+            "ticker",
+            '["solid-state"]',
+            '["Solid-State pilot line opens"]',
+            '["ticker"]',
+            "2026-11-29T18:05:10Z",
+        ),
+    ]
+    view = rows(db_path, "SELECT kind, url, title, region, published FROM flagged ORDER BY kind")
+    assert view == [
+        ("article", f"{GOG}?id=1", "Story 1", "Asia", "2025-01-05"),
+        ("ticker", f"{GOG}?id=9", "Solid-State pilot line opens", "Canada", "2025-03-27"),
+    ]
+
+
+def test_a_failing_matcher_leaves_nothing_of_the_page(store: Store, db_path: Path) -> None:
+    def fails_on_ticker(fields: Mapping[str, str]) -> Sequence[FakeMatch]:
+        if "ticker" in fields:
+            raise RuntimeError("rules blew up")
+        return flag_solid_state(fields)
+
+    page = article_page(1, SSB_BODY, ticker=[ticker_item(9, "anything")])
+    with pytest.raises(RuntimeError, match="rules blew up"):
+        store.save_page("gog", page, fetch_id=None, matcher=fails_on_ticker)
+    assert [count(db_path, t) for t in ("articles", "ticker_items", "flags")] == [0, 0, 0]
+    assert store.search("Idemitsu") == []
+    # and the store is still usable afterwards
+    assert store.save_page("gog", page, fetch_id=None, matcher=never).article == "new"
+
+
+# --- rules re-applied ----------------------------------------------------------------------
+
+
+def test_reapply_rules_adds_removes_and_is_idempotent(
+    store: Store, db_path: Path, clock: FakeClock
+) -> None:
+    store.save_page(
+        "gog",
+        article_page(1, SSB_BODY, ticker=[ticker_item(9, "LNG cargo")]),
+        fetch_id=None,
+        matcher=flag_solid_state,
+    )
+    store.save_page("gog", article_page(2, LNG_BODY), fetch_id=None, matcher=flag_solid_state)
+    assert rows(db_path, "SELECT rule, kind, item_id FROM flags") == [("ssb", "article", 1)]
+
+    clock.advance(days=1)
+    lng = keyword_matcher("lng", rule="lng")
+
+    def both(fields: Mapping[str, str]) -> Sequence[FakeMatch]:
+        return [*flag_solid_state(fields), *lng(fields)]
+
+    first = store.reapply_rules(both)
+    assert (first.added, first.removed, first.kept) == (2, 0, 1)
+    assert rows(db_path, "SELECT rule, kind, item_id, flagged_at FROM flags ORDER BY id") == [
+        ("ssb", "article", 1, "2026-11-29T18:05:10Z"),  # kept: flagged_at unchanged
+        ("lng", "article", 2, "2026-11-30T18:05:10Z"),
+        ("lng", "ticker", 1, "2026-11-30T18:05:10Z"),
+    ]
+    again = store.reapply_rules(both)
+    assert (again.added, again.removed, again.kept) == (0, 0, 3)
+
+    dropped = store.reapply_rules(lng)  # the ssb rule no longer exists
+    assert (dropped.added, dropped.removed, dropped.kept) == (0, 1, 2)
+    assert {row[0] for row in rows(db_path, "SELECT rule FROM flags")} == {"lng"}
+
+
+def test_reapply_rules_never_flags_duplicates(store: Store, db_path: Path) -> None:
+    store.save_page("gog", article_page(1, SSB_BODY), fetch_id=None, matcher=never)
+    store.save_page("gog", article_page(2, SSB_BODY), fetch_id=None, matcher=never)
+    result = store.reapply_rules(flag_solid_state)
+    assert result.added == 1
+    assert rows(db_path, "SELECT item_id FROM flags") == [(1,)]
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+def test_flagged_newest_first_with_filters(store: Store, clock: FakeClock) -> None:
+    store.save_page("gog", article_page(1, SSB_BODY), fetch_id=None, matcher=flag_solid_state)
+    clock.advance(days=2)
+    store.save_page(
+        "gog",
+        article_page(2, body("Solid-state cells for buses")),
+        fetch_id=None,
+        matcher=flag_solid_state,
+    )
+    flagged = store.flagged()
+    assert [row["url"] for row in flagged] == [f"{GOG}?id=2", f"{GOG}?id=1"]
+    assert flagged[0]["matched"] == ["solid-state"]
+    assert flagged[0]["kind"] == "article"
+    assert [row["url"] for row in store.flagged(since=date(2026, 12, 1))] == [f"{GOG}?id=2"]
+    assert len(store.flagged(limit=1)) == 1
+    assert store.flagged(rule="other") == []
+
+
+def test_search_finds_a_body_word(store: Store) -> None:
+    store.save_page("gog", article_page(1, SSB_BODY), fetch_id=None, matcher=never)
+    store.save_page("gog", article_page(2, LNG_BODY), fetch_id=None, matcher=never)
+    hits = store.search("Golar")
+    assert [hit["url"] for hit in hits] == [f"{GOG}?id=2"]
+    assert "Golar" in hits[0]["snippet"]
+    assert [hit["id"] for hit in store.search("all-solid-state")] == [1]
+    assert len(store.search("Idemitsu OR Golar")) == 2
+    assert len(store.search("Idem*")) == 2
+
+
+@pytest.mark.parametrize("query", ['"unbalanced', "AND OR", "NEAR(", "title:", "(", "^", "-x"])
+def test_search_survives_fts_syntax(store: Store, query: str) -> None:
+    store.save_page("gog", article_page(1, SSB_BODY), fetch_id=None, matcher=never)
+    try:
+        assert store.search(query) == []
+    except NewswatchError as error:
+        assert query in str(error)
+
+
+def test_search_refuses_an_empty_query(store: Store) -> None:
+    with pytest.raises(NewswatchError, match="empty"):
+        store.search("  ")
+
+
+def test_source_status_counts_and_failures(store: Store, clock: FakeClock) -> None:
+    page = article_page(1, SSB_BODY, ticker=[ticker_item(9, "x")])
+    store.save_page("gog", page, fetch_id=None, matcher=flag_solid_state)
+    store.save_page("gog", article_page(2, SSB_BODY), fetch_id=None, matcher=never)
+    hour = timedelta(hours=1)
+
+    def run(started_at: datetime, ok: bool, error: str | None = None) -> None:
+        store.record_run(
+            "gog",
+            started_at=started_at,
+            finished_at=started_at + hour / 60,
+            ok=ok,
+            pages_fetched=3,
+            new_articles=1,
+            new_ticker_items=1,
+            duplicates=1,
+            flags=1,
+            errors=0 if ok else 1,
+            error=error,
+        )
+
+    run(START - hour, ok=False, error="timeout")
+    run(START, ok=True)
+    run(START + hour, ok=False, error="timeout")
+    run(START + 2 * hour, ok=False, error="connection refused")
+    [status] = store.source_status()
+    assert status["name"] == "gog"
+    assert status["profile"] == "gulfoilandgas"
+    assert (status["articles"], status["duplicates"], status["ticker_items"], status["flags"]) == (
+        1,
+        1,
+        1,
+        1,
+    )
+    assert status["last_run_ok"] is False
+    assert status["last_run_error"] == "connection refused"
+    assert status["last_run_started_at"] == "2026-11-29T20:05:10Z"
+    assert status["last_run_errors"] == 1
+    assert status["last_success_at"] == "2026-11-29T18:06:10Z"
+    assert status["consecutive_failures"] == 2
+
+
+def test_source_status_of_a_source_never_run(store: Store) -> None:
+    [status] = store.source_status()
+    assert status["last_run_ok"] is None
+    assert status["consecutive_failures"] == 0
