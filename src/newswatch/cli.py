@@ -28,10 +28,10 @@ from newswatch.config import Config, Source, config_from_dict, load_config
 from newswatch.errors import ConfigError, NewswatchError
 from newswatch.fetch import Fetcher, FetchPolicy, decode_html
 from newswatch.models import Page
-from newswatch.parse import Profile, available_profiles, load_profile, parse_page
+from newswatch.parse import available_profiles, load_profile, parse_page
 from newswatch.pipeline import Progress as PageProgress
-from newswatch.pipeline import SourceReport, run_sources
-from newswatch.rules import RuleSet, default_rules_path, load_rules
+from newswatch.pipeline import SourceReport, config_rules, run_sources, source_profiles
+from newswatch.rules import RuleSet, default_rules_path
 from newswatch.sampleserver import SampleSite
 from newswatch.store import Store
 
@@ -72,7 +72,7 @@ class App:
             yield store
 
     def rules(self) -> RuleSet:
-        return load_rules(self.config.rules_path or default_rules_path())
+        return config_rules(self.config)
 
 
 def _global_options(func: F) -> F:
@@ -139,23 +139,9 @@ pass_app = click.make_pass_decorator(App, ensure=True)
 # --- fetching -------------------------------------------------------------------------
 
 
-def _profiles(config: Config, sources: Sequence[Source]) -> dict[str, Profile]:
-    """Load each source's profile; a bad one is a configuration error naming the source."""
-    profiles: dict[str, Profile] = {}
-    for source in sources:
-        index = config.sources.index(source)
-        try:
-            profiles[source.name] = load_profile(source.profile)
-        except ConfigError as exc:
-            if exc.path is not None and exc.path.suffix == ".toml" and exc.path.exists():
-                raise
-            raise ConfigError(config.path, f"sources[{index}].profile", exc.message) from None
-    return profiles
-
-
 def _run_fetch(app: App, sources: Sequence[Source]) -> list[SourceReport]:
     config = app.config
-    profiles = _profiles(config, sources)
+    profiles = source_profiles(config, sources)
     rules = app.rules()
     show_progress = err.is_terminal
     with app.store() as store:
@@ -193,7 +179,7 @@ def _run_fetch(app: App, sources: Sequence[Source]) -> list[SourceReport]:
 
 def _print_reports(reports: Sequence[SourceReport], *, verbose: bool) -> None:
     table = Table(title="newswatch fetch", title_justify="left")
-    for column in ("source", "pages", "new articles", "new ticker", "duplicates", "flags"):
+    for column in ("source", "pages", "new", "ticker", "dups", "flags"):
         table.add_column(column, justify="left" if column == "source" else "right")
     table.add_column("errors", justify="right")
     table.add_column("result")
@@ -242,6 +228,30 @@ def fetch(ctx: click.Context, app: App, source_names: tuple[str, ...]) -> None:
     _print_reports(reports, verbose=ctx.find_root().params.get("verbose", 0) > 0)
     if not all(r.ok for r in reports):
         ctx.exit(EXIT_SOURCE_FAILED)
+
+
+@cli.command()
+@_global_options
+@click.option(
+    "--log-format",
+    type=click.Choice(["plain", "json"]),
+    default="plain",
+    show_default=True,
+    help="One log line per source run on stderr, as text or JSON.",
+)
+@pass_app
+@click.pass_context
+def run(ctx: click.Context, app: App, log_format: str) -> None:
+    """Run as a daemon: every source on its own schedule until SIGTERM or SIGINT.
+
+    SIGHUP re-reads the configuration. The write in progress always finishes.
+    """
+    if not app.config.sources:  # a bad configuration fails here, with exit status 2
+        raise ConfigError(app.config.path, "sources", "no sources configured")
+    from newswatch.scheduler import run_daemon  # APScheduler is loaded only for the daemon
+
+    config_path, db_path = app.config_path, app.db_path
+    ctx.exit(run_daemon(lambda: load_config(config_path), database=db_path, log_format=log_format))
 
 
 # --- parse ----------------------------------------------------------------------------
@@ -417,6 +427,25 @@ def _print_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: s
     out.print(table)
 
 
+def _print_stories(rows: Sequence[dict[str, Any]]) -> None:
+    """Flagged stories or search hits as short blocks: readable at any terminal width.
+
+    The URL gets a line of its own and is never wrapped, so it can be copied.
+    """
+    for row in rows:
+        day = row.get("published") or "????-??-??"
+        out.print(f"[bold]{day}[/]  {row.get('title') or '(untitled)'}", markup=True)
+        facts = [row.get("kind"), row.get("source"), row.get("location") or row.get("region")]
+        about = " · ".join(str(f) for f in facts if f)
+        if row.get("rule"):
+            about += f" · {row['rule']}: {_cell(row.get('matched'))}"
+        if about:
+            out.print(f"            [dim]{about}[/]", markup=True)
+        if row.get("snippet"):
+            out.print(f"            {row['snippet']}", markup=False)
+        out.print(f"            {row.get('url')}", markup=False, overflow="ignore", crop=False)
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
@@ -449,8 +478,7 @@ def flagged(app: App, rule: str | None, since: Any, limit: int, as_json: bool) -
     elif not rows:
         out.print("no flagged stories yet")
     else:
-        columns = ("flagged_at", "rule", "kind", "published", "title", "matched", "url")
-        _print_rows(rows, columns, f"flagged stories ({len(rows)})")
+        _print_stories(rows)
 
 
 @cli.command()
@@ -468,8 +496,7 @@ def search(app: App, query: str, limit: int, as_json: bool) -> None:
     elif not rows:
         out.print(f"nothing found for {query!r}")
     else:
-        columns = [c for c in ("published", "title", "snippet", "url") if c in rows[0]]
-        _print_rows(rows, columns, f"{len(rows)} articles")
+        _print_stories(rows)
 
 
 @cli.command()
@@ -493,6 +520,10 @@ def status(app: App, as_json: bool) -> None:
 # --- demo -----------------------------------------------------------------------------
 
 
+DEMO_PORT = 48213
+"""A fixed port keeps the demo's URLs stable across runs, so a second run stores nothing new."""
+
+
 def demo_site_root() -> Path:
     return Path(__file__).parent / "demo_site"
 
@@ -503,7 +534,7 @@ def demo_site_root() -> Path:
 def demo(app: App) -> None:
     """Fetch a sample portal bundled with newswatch, served on 127.0.0.1; no network needed."""
     database = app.db_path or Path("newswatch-demo.db")
-    with SampleSite(demo_site_root()) as site:
+    with SampleSite(demo_site_root(), port=DEMO_PORT) as site:
         base = app.config.path.parent if app.config.path else Path.cwd()
         config = config_from_dict(
             {
@@ -530,7 +561,8 @@ def demo(app: App) -> None:
     with demo_app.store() as store:
         rows = store.flagged(limit=20)
     if rows:
-        _print_rows(rows, ("rule", "kind", "published", "title", "matched", "url"), "flagged")
+        out.print("\n[bold]Flagged stories[/]")
+        _print_stories(rows)
     out.print(
         f"\nStored in {database}. Try:\n"
         f"  newswatch --db {database} flagged\n"

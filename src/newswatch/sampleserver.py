@@ -50,8 +50,8 @@ class _Handler(BaseHTTPRequestHandler):
 class _SiteHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, root: Path) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, root: Path, port: int) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
         self.root = root
         self.requests: list[str] = []
 
@@ -59,9 +59,15 @@ class _SiteHTTPServer(ThreadingHTTPServer):
 class SampleSite:
     """A folder served over real HTTP on a free loopback port, in a background thread."""
 
-    def __init__(self, root: Path) -> None:
-        self._server = _SiteHTTPServer(root)
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+    def __init__(self, root: Path, *, port: int = 0) -> None:
+        """Serve on `port`, or on any free port when it is 0 or already taken."""
+        try:
+            self._server = _SiteHTTPServer(root, port)
+        except OSError:
+            self._server = _SiteHTTPServer(root, 0)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
 
     @property
     def base_url(self) -> str:

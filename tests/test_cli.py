@@ -1,0 +1,157 @@
+"""The `newswatch` command as a user runs it: a subprocess, real files, exit codes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from tests.conftest import FIXTURES, CliRunner
+
+SEED_PAGE = FIXTURES / "gulfoilandgas" / "article_1389532_cp1252.html"
+SEED_TITLE = (
+    "China & South Korea Tailgating behind Japan’s Subsidy of US$660M for Batteries in 2024"
+)
+
+
+def assert_clean_failure(result: object, code: int, *fragments: str) -> None:
+    assert result.returncode == code, (result.stdout, result.stderr)  # type: ignore[attr-defined]
+    stderr = result.stderr  # type: ignore[attr-defined]
+    assert "Traceback" not in stderr
+    for fragment in fragments:
+        assert fragment in stderr, stderr
+
+
+def test_version_and_help(run_cli: CliRunner) -> None:
+    assert run_cli("--version").stdout.startswith("newswatch, version ")
+    commands = run_cli("--help").stdout
+    for command in ("fetch", "run", "parse", "rules", "flagged", "search", "status", "demo"):
+        assert command in commands
+
+
+def test_parse_a_saved_page(run_cli: CliRunner) -> None:
+    result = run_cli("parse", str(SEED_PAGE))
+    assert result.returncode == 0, result.stderr
+    assert SEED_TITLE in result.stdout
+    assert "published: 2025-01-05" in result.stdout and "location: Asia" in result.stdout
+    assert "ticker items (6)" in result.stdout
+
+
+def test_parse_json(run_cli: CliRunner) -> None:
+    url = "https://www.gulfoilandgas.com/webpro1/main/mainnews.asp?id=1389532"
+    result = run_cli("parse", str(SEED_PAGE), "--url", url, "--json")
+    assert result.returncode == 0, result.stderr
+    page = json.loads(result.stdout)
+    assert page["url"] == url
+    assert page["article"]["title"] == SEED_TITLE
+    assert page["article"]["published"] == "2025-01-05"
+    assert page["article"]["body"].count("\n\n") == 3  # four paragraphs
+    assert [item["region"] for item in page["ticker"]] == [
+        "Australia",
+        "Bermuda",
+        "Bermuda",
+        "Canada",
+        "Finland",
+        "France",
+    ]
+    assert all(item["url"].startswith("https://www.gulfoilandgas.com/") for item in page["ticker"])
+
+
+def test_parse_errors(run_cli: CliRunner, tmp_path: Path) -> None:
+    assert_clean_failure(run_cli("parse", "no-such-file.html"), 1, "no-such-file.html")
+    assert_clean_failure(
+        run_cli("parse", str(SEED_PAGE), "--profile", "nope"), 2, "nope", "gulfoilandgas"
+    )
+    bad_profile = tmp_path / "mine.toml"
+    bad_profile.write_text("[artcle]\n", encoding="utf-8")
+    assert_clean_failure(
+        run_cli("parse", str(SEED_PAGE), "--profile", str(bad_profile)), 2, "mine.toml", "artcle"
+    )
+
+
+def test_rules_test_plain_and_json(run_cli: CliRunner) -> None:
+    lines = (
+        "Toyota delays its all-solid-state battery launch\n"
+        "Samsung ships a faster solid-state drive\n\n"
+    )
+    plain = run_cli("rules", "test", input=lines)
+    assert plain.returncode == 0, plain.stderr
+    first, second = [line for line in plain.stdout.splitlines() if not line.startswith("  ")][:2]
+    assert first.startswith("MATCH solid-state-battery") and "Toyota" in first
+    assert second.startswith("no match") and "Samsung" in second
+    records = [
+        json.loads(line)
+        for line in run_cli("rules", "test", "--json", input=lines).stdout.splitlines()
+    ]
+    assert len(records) == 2
+    assert records[0]["rules"] == ["solid-state-battery"]
+    assert records[0]["matches"]["solid-state-battery"]["terms"]
+    assert records[1]["rules"] == [] and records[1]["matches"] == {}
+    assert "solid-state-battery" in records[1]["explanations"]
+
+
+def test_reading_commands_without_a_database(run_cli: CliRunner) -> None:
+    for command in ("flagged", "status"):
+        assert_clean_failure(run_cli("--db", "absent.db", command), 1, "absent.db", "no database")
+
+
+def test_configuration_errors_exit_2(run_cli: CliRunner, tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text("[settings]\ntimeout = 'soon'\n", encoding="utf-8")
+    assert_clean_failure(
+        run_cli("--config", str(config), "fetch"), 2, "bad.toml", "settings.timeout"
+    )
+    config.write_text(
+        "[[sources]]\nname = 'x'\nurl = 'http://127.0.0.1:9/'\nprofile = 'atlantis'\n",
+        encoding="utf-8",
+    )
+    assert_clean_failure(
+        run_cli("--config", str(config), "fetch"), 2, "bad.toml", "sources[0].profile", "atlantis"
+    )
+    rules = tmp_path / "rules.toml"
+    rules.write_text("[[rules]]\nname = 'x'\nanyy = ['a']\n", encoding="utf-8")
+    config.write_text("[settings]\nrules = 'rules.toml'\n", encoding="utf-8")
+    assert_clean_failure(run_cli("--config", str(config), "rules", "test", input="x\n"), 2, "anyy")
+    assert_clean_failure(run_cli("--config", str(tmp_path / "none.toml"), "fetch"), 2, "not found")
+    assert_clean_failure(run_cli("fetch", "--no-such-option"), 2, "no-such-option")
+
+
+def test_demo_then_read_the_database(run_cli: CliRunner, tmp_path: Path) -> None:
+    demo = run_cli("demo")
+    assert demo.returncode == 0, demo.stderr
+    assert "Flagged stories" in demo.stdout
+    assert "Solid-State Batteries in Arizona" in demo.stdout
+    db = tmp_path / "newswatch-demo.db"
+    with sqlite3.connect(db) as connection:
+        articles = connection.execute("SELECT count(*) FROM articles").fetchone()[0]
+        flagged = connection.execute("SELECT count(*) FROM flagged").fetchone()[0]
+    assert articles == 8 and flagged == 3
+
+    again = run_cli("demo")  # a second run finds the same stories already stored
+    assert again.returncode == 0, again.stderr
+    with sqlite3.connect(db) as connection:
+        originals = "SELECT count(*) FROM articles WHERE duplicate_of IS NULL"
+        assert connection.execute(originals).fetchone()[0] == 8
+        assert connection.execute("SELECT count(*) FROM flagged").fetchone()[0] == 3
+
+    search = run_cli("--db", str(db), "search", "Arizona", "--json")
+    assert search.returncode == 0, search.stderr
+    assert any("Arizona" in hit["title"] for hit in json.loads(search.stdout))
+    status = run_cli("--db", str(db), "status", "--json")
+    (row,) = json.loads(status.stdout)
+    assert row["name"] == "demo-portal" and row["articles"] == 8
+
+    applied = run_cli("--db", str(db), "rules", "apply")
+    assert applied.returncode == 0, applied.stderr
+    assert "added: 0, removed: 0" in applied.stdout
+
+    empty_rules = tmp_path / "other-rules.toml"
+    empty_rules.write_text("[[rules]]\nname = 'lng'\nany = ['LNG']\n", encoding="utf-8")
+    config = tmp_path / "other.toml"
+    config.write_text(f"[settings]\nrules = '{empty_rules.name}'\n", encoding="utf-8")
+    changed = run_cli("--config", str(config), "--db", str(db), "rules", "apply")
+    assert changed.returncode == 0, changed.stderr
+    assert "removed: 3" in changed.stdout
+    with sqlite3.connect(db) as connection:
+        rules = {r for (r,) in connection.execute("SELECT DISTINCT rule FROM flagged")}
+    assert rules == {"lng"}
