@@ -14,13 +14,16 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from newswatch.config import Config, Source
 from newswatch.dedup import canonical_url, is_followable
+from newswatch.errors import ConfigError
 from newswatch.fetch import Fetcher, FetchResult
 from newswatch.models import Page
-from newswatch.parse import Profile, parse_page
+from newswatch.parse import Profile, load_profile, parse_page
+from newswatch.rules import RuleSet, default_rules_path, load_rules
 from newswatch.store import Matcher, SaveResult, Store
 
 log = logging.getLogger(__name__)
@@ -240,3 +243,25 @@ async def run_sources(
         for source in sources
     ]
     return list(await asyncio.gather(*(run.run() for run in runs)))
+
+
+def source_profiles(config: Config, sources: Sequence[Source]) -> dict[str, Profile]:
+    """Load each source's profile; a bad one is a configuration error naming the source."""
+    profiles: dict[str, Profile] = {}
+    for source in sources:
+        index = config.sources.index(source)
+        reference: str | Path = source.profile
+        if source.profile.endswith(".toml") and config.path is not None:
+            reference = config.path.parent / source.profile
+        try:
+            profiles[source.name] = load_profile(reference)
+        except ConfigError as exc:
+            if exc.path is not None and exc.path.suffix == ".toml" and exc.path.exists():
+                raise
+            raise ConfigError(config.path, f"sources[{index}].profile", exc.message) from None
+    return profiles
+
+
+def config_rules(config: Config) -> RuleSet:
+    """The configuration's rules file, or the bundled default rules."""
+    return load_rules(config.rules_path or default_rules_path())
