@@ -41,7 +41,7 @@ EXIT_SOURCE_FAILED = 1
 EXIT_USAGE = 2
 
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 @dataclasses.dataclass
@@ -178,33 +178,28 @@ def _run_fetch(app: App, sources: Sequence[Source]) -> list[SourceReport]:
 
 
 def _print_reports(reports: Sequence[SourceReport], *, verbose: bool) -> None:
+    """A table of figures per source, then what went wrong, one line each, on stderr."""
     table = Table(title="newswatch fetch", title_justify="left")
-    for column in ("source", "pages", "new", "ticker", "dups", "flags"):
+    for column in ("source", "pages", "new", "ticker", "dups", "flags", "errors"):
         table.add_column(column, justify="left" if column == "source" else "right")
-    table.add_column("errors", justify="right")
     table.add_column("result")
     for r in reports:
-        result = "[green]ok[/]" if r.ok else f"[red]failed:[/] {r.failure}"
-        table.add_row(
-            r.source,
-            str(r.pages_fetched),
-            str(r.new_articles),
-            str(r.new_ticker_items),
-            str(r.duplicates),
-            str(r.flags),
-            str(len(r.errors)),
-            result,
-        )
+        counts = (r.pages_fetched, r.new_articles, r.new_ticker_items, r.duplicates, r.flags)
+        result = "[green]ok[/]" if r.ok else "[red]FAILED[/]"
+        table.add_row(r.source, *map(str, counts), str(len(r.errors)), result)
     out.print(table)
     for r in reports:
+        if r.failure:
+            err.print(f"[red]{r.source}: failed:[/] {r.failure}", markup=True, highlight=False)
         shown = r.errors if verbose else r.errors[:5]
         for problem in shown:
-            err.print(f"[yellow]{r.source}:[/] {problem}", markup=True, highlight=False)
+            if problem != r.failure:
+                err.print(f"[yellow]{r.source}:[/] {problem}", markup=True, highlight=False)
         if len(r.errors) > len(shown):
             err.print(f"[yellow]{r.source}:[/] … {len(r.errors) - len(shown)} more (use -v)")
         if verbose:
             for warning in r.warnings:
-                err.print(f"[dim]{r.source}: warning: {warning}[/]")
+                err.print(f"[dim]{r.source}: warning: {warning}[/]", markup=True)
 
 
 @cli.command()
