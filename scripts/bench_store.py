@@ -1,0 +1,234 @@
+"""Benchmark: does storing stay as cheap as the history grows?
+
+For each history size (default 1 thousand, 100 thousand and 1 million articles, with ten
+times as many ticker sightings), it builds a database, then measures:
+
+- the cost of saving one more article page (article + 8 ticker items, 6 of them already
+  known) through `Store.save_page`, the path every fetched page takes (canonical URLs,
+  fingerprint lookup, ticker upserts, flags, FTS triggers), as a median over batches;
+- the queries people run: the latest flagged stories, a full-text search, one source's status;
+- the file size per thousand articles.
+
+The reference is the smallest size, measured in the same run; the target is a ratio of
+at most 1.3 for the largest. Usage:
+
+    python scripts/bench_store.py [--sizes 1000,100000,1000000] [--workdir DIR]
+
+History is grown with set-based SQL copies of a seed of real `save_page` writes (writing a
+million pages one by one would take most of an hour and measure nothing more).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from newswatch.models import Article, Page, TickerItem
+from newswatch.store import Store
+
+TARGET_RATIO = 1.3
+QUERY_TARGET_MS = 50.0
+SEED_PAGES = 1000
+DOMAIN_WORDS = (
+    "oil gas lng pipeline offshore drilling rig contract award company announced project "
+    "energy battery lithium cell plant capacity storage grid solar wind hydrogen electrolyser "
+    "refinery crude barrels production field discovery exploration license partner agreement"
+).split()
+VOCABULARY = DOMAIN_WORDS + [f"w{n}" for n in range(20_000)]
+CUMULATIVE_WEIGHTS = list(itertools.accumulate(1 / (rank + 1) for rank in range(len(VOCABULARY))))
+"""Zipf-like word frequencies, as in real text: a few words are everywhere, most are rare."""
+
+
+@dataclass(frozen=True)
+class Match:
+    """A RuleMatch stand-in: about one story in a hundred mentions our topic."""
+
+    rule: str
+    terms: tuple[str, ...]
+    evidence: tuple[str, ...]
+    fields: tuple[str, ...]
+
+
+def matcher(fields: Mapping[str, str]) -> list[Match]:
+    text = " ".join(fields.values())
+    if "electrolyser" in text and "battery" in text:
+        return [Match("topic", ("electrolyser",), ("electrolyser",), ("body",))]
+    return []
+
+
+def words(rng: random.Random, count: int) -> str:
+    return " ".join(rng.choices(VOCABULARY, cum_weights=CUMULATIVE_WEIGHTS, k=count))
+
+
+def body(rng: random.Random, count: int = 150) -> str:
+    return "\n\n".join(words(rng, count // 3) for _ in range(3))
+
+
+def page(rng: random.Random, number: int, host: str = "news.example.com") -> Page:
+    url = f"https://{host}/news.asp?id={number}"
+    ticker = [
+        TickerItem(
+            url=f"https://{host}/news.asp?id={number - offset}",
+            text=words(rng, 20) + "...",
+            region="Asia",
+            published=date(2025, 3, 27),
+        )
+        for offset in range(1, 9)
+    ]
+    article = Article(
+        url=url,
+        title=words(rng, 9).title(),
+        published=date(2025, 1 + number % 12, 1 + number % 28),
+        location="Asia",
+        source_line="news.example.com",
+        body=body(rng),
+    )
+    return Page(url=url, article=article, ticker=ticker)
+
+
+def grow(store: Store, articles: int) -> None:
+    """Copy the seed rows until `articles` articles and ten times as many sightings exist."""
+    db = store.db
+    while (count := db.execute("SELECT count(*) FROM articles").fetchone()[0]) < articles:
+        take = min(count, articles - count)
+        with db.conn:
+            db.execute(
+                """
+                INSERT INTO articles (url, fetched_url, source, title, published, location,
+                    source_line, body, language, fingerprint, duplicate_of, first_seen,
+                    last_seen, fetch_id)
+                SELECT url || '&copy=' || :count, fetched_url, source, title, published,
+                    location, source_line, body, language,
+                    CASE WHEN fingerprint IS NULL THEN NULL ELSE fingerprint || :count END,
+                    NULL, first_seen, last_seen, fetch_id
+                FROM articles WHERE duplicate_of IS NULL ORDER BY id LIMIT :take
+                """,
+                {"count": count, "take": take},
+            )
+            db.execute(
+                """
+                INSERT OR IGNORE INTO ticker_items (url, region, published, text, source,
+                    first_seen, last_seen, seen_count)
+                SELECT url || '&copy=' || :count, region, published, text, source,
+                    first_seen, last_seen, 10
+                FROM ticker_items ORDER BY id LIMIT :take
+                """,
+                {"count": count, "take": take},
+            )
+            db.execute(
+                """
+                INSERT OR IGNORE INTO flags (rule, kind, item_id, matched, evidence, fields,
+                    flagged_at)
+                SELECT 'topic', 'article', id, '["electrolyser"]', '[]', '["body"]', first_seen
+                FROM articles WHERE id > (SELECT max(item_id) FROM flags) AND id % 100 = 0
+                """
+            )
+
+
+def timed(action: Callable[[], object], repeat: int = 7) -> float:
+    """Median wall time of `action` in milliseconds."""
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        action()
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
+@dataclass
+class Figures:
+    articles: int
+    save_ms: float
+    flagged_ms: float
+    search_ms: float
+    status_ms: float
+    kb_per_1000: float
+
+
+def measure(size: int, workdir: Path, batches: int = 5, batch_size: int = 200) -> Figures:
+    rng = random.Random(size)
+    path = workdir / f"store-{size}.db"
+    path.unlink(missing_ok=True)
+    with Store(path) as store:
+        store.upsert_source("bench", "https://news.example.com/", "gulfoilandgas")
+        for number in range(min(SEED_PAGES, size)):
+            store.save_page("bench", page(rng, number), fetch_id=None, matcher=matcher)
+        grow(store, size)
+        store.db.execute("PRAGMA optimize")
+        next_number = 10**9
+        per_page: list[float] = []
+        for _ in range(batches):
+            pages = [page(rng, next_number + i) for i in range(batch_size)]
+            next_number += batch_size
+            started = time.perf_counter()
+            for new_page in pages:
+                store.save_page("bench", new_page, fetch_id=None, matcher=matcher)
+            per_page.append((time.perf_counter() - started) * 1000 / batch_size)
+        flagged_ms = timed(lambda: store.flagged(limit=20))
+        search_ms = timed(lambda: store.search("hydrogen electrolyser", limit=20))
+        status_ms = timed(store.source_status)
+    size_kb = path.stat().st_size / 1024
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return Figures(
+        articles=size,
+        save_ms=statistics.median(per_page),
+        flagged_ms=flagged_ms,
+        search_ms=search_ms,
+        status_ms=status_ms,
+        kb_per_1000=size_kb / size * 1000,
+    )
+
+
+def report(results: Sequence[Figures]) -> None:
+    reference = results[0]
+    print(
+        f"{'articles':>10} {'save ms/page':>13} {'ratio':>6} {'flagged ms':>11} "
+        f"{'search ms':>10} {'status ms':>10} {'KB/1000':>8}"
+    )
+    for r in results:
+        print(
+            f"{r.articles:>10,} {r.save_ms:>13.3f} {r.save_ms / reference.save_ms:>6.2f} "
+            f"{r.flagged_ms:>11.2f} {r.search_ms:>10.2f} {r.status_ms:>10.2f} "
+            f"{r.kb_per_1000:>8.0f}"
+        )
+    largest = results[-1]
+    ratio = largest.save_ms / reference.save_ms
+    verdict = "met" if ratio <= TARGET_RATIO else "NOT met"
+    print(
+        f"\nsave cost at {largest.articles:,} vs {reference.articles:,} articles: "
+        f"{ratio:.2f}x (target <= {TARGET_RATIO}x: {verdict})"
+    )
+    slowest = max(largest.flagged_ms, largest.search_ms, largest.status_ms)
+    verdict = "met" if slowest <= QUERY_TARGET_MS else "NOT met"
+    print(
+        f"slowest query at {largest.articles:,}: {slowest:.1f} ms "
+        f"(target <= {QUERY_TARGET_MS:g} ms: {verdict})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1000,100000,1000000")
+    parser.add_argument("--workdir", type=Path, default=None)
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.sizes.split(",")]
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="newswatch-bench-"))
+    results = []
+    for size in sizes:
+        started = time.perf_counter()
+        results.append(measure(size, workdir))
+        print(f"  measured {size:,} articles in {time.perf_counter() - started:.0f}s", flush=True)
+    report(results)
+
+
+if __name__ == "__main__":
+    main()
