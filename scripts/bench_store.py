@@ -14,37 +14,26 @@ at most 1.3 for the largest. Usage:
 
     python scripts/bench_store.py [--sizes 1000,100000,1000000] [--workdir DIR]
 
-History is grown with set-based SQL copies of a seed of real `save_page` writes (writing a
-million pages one by one would take most of an hour and measure nothing more).
+History is grown by `synthetic_news.grow` from a seed of real `save_page` writes.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import random
 import statistics
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
-from newswatch.models import Article, Page, TickerItem
 from newswatch.store import Store
+from synthetic_news import grow, page
 
 TARGET_RATIO = 1.3
 QUERY_TARGET_MS = 50.0
 SEED_PAGES = 1000
-DOMAIN_WORDS = (
-    "oil gas lng pipeline offshore drilling rig contract award company announced project "
-    "energy battery lithium cell plant capacity storage grid solar wind hydrogen electrolyser "
-    "refinery crude barrels production field discovery exploration license partner agreement"
-).split()
-VOCABULARY = DOMAIN_WORDS + [f"w{n}" for n in range(20_000)]
-CUMULATIVE_WEIGHTS = list(itertools.accumulate(1 / (rank + 1) for rank in range(len(VOCABULARY))))
-"""Zipf-like word frequencies, as in real text: a few words are everywhere, most are rare."""
 
 
 @dataclass(frozen=True)
@@ -62,75 +51,6 @@ def matcher(fields: Mapping[str, str]) -> list[Match]:
     if "electrolyser" in text and "battery" in text:
         return [Match("topic", ("electrolyser",), ("electrolyser",), ("body",))]
     return []
-
-
-def words(rng: random.Random, count: int) -> str:
-    return " ".join(rng.choices(VOCABULARY, cum_weights=CUMULATIVE_WEIGHTS, k=count))
-
-
-def body(rng: random.Random, count: int = 150) -> str:
-    return "\n\n".join(words(rng, count // 3) for _ in range(3))
-
-
-def page(rng: random.Random, number: int, host: str = "news.example.com") -> Page:
-    url = f"https://{host}/news.asp?id={number}"
-    ticker = [
-        TickerItem(
-            url=f"https://{host}/news.asp?id={number - offset}",
-            text=words(rng, 20) + "...",
-            region="Asia",
-            published=date(2025, 3, 27),
-        )
-        for offset in range(1, 9)
-    ]
-    article = Article(
-        url=url,
-        title=words(rng, 9).title(),
-        published=date(2025, 1 + number % 12, 1 + number % 28),
-        location="Asia",
-        source_line="news.example.com",
-        body=body(rng),
-    )
-    return Page(url=url, article=article, ticker=ticker)
-
-
-def grow(store: Store, articles: int) -> None:
-    """Copy the seed rows until `articles` articles and ten times as many sightings exist."""
-    db = store.db
-    while (count := db.execute("SELECT count(*) FROM articles").fetchone()[0]) < articles:
-        take = min(count, articles - count)
-        with db.conn:
-            db.execute(
-                """
-                INSERT INTO articles (url, fetched_url, source, title, published, location,
-                    source_line, body, language, fingerprint, duplicate_of, first_seen,
-                    last_seen, fetch_id)
-                SELECT url || '&copy=' || :count, fetched_url, source, title, published,
-                    location, source_line, body, language,
-                    CASE WHEN fingerprint IS NULL THEN NULL ELSE fingerprint || :count END,
-                    NULL, first_seen, last_seen, fetch_id
-                FROM articles WHERE duplicate_of IS NULL ORDER BY id LIMIT :take
-                """,
-                {"count": count, "take": take},
-            )
-            db.execute(
-                """
-                INSERT OR IGNORE INTO ticker_items (url, region, published, text, source,
-                    first_seen, last_seen, seen_count)
-                SELECT url || '&copy=' || :count, region, published, text, source,
-                    first_seen, last_seen, 10
-                FROM ticker_items ORDER BY id LIMIT :take
-                """,
-                {"count": count, "take": take},
-            )
-            db.execute(
-                """
-                INSERT OR IGNORE INTO flags (rule, kind, item_id, matched, evidence, fields,
-                    flagged_at)
-                SELECT 'topic', 'article', id, '["electrolyser"]', '[]', '["body"]', first_seen
-                FROM articles WHERE id > (SELECT max(item_id) FROM flags) AND id % 100 = 0
-                """
-            )
 
 
 def timed(action: Callable[[], object], repeat: int = 7) -> float:

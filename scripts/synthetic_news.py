@@ -1,0 +1,117 @@
+"""Synthetic news history for the benchmarks: realistic sizes, Zipf word frequencies.
+
+Seed pages are written through `Store.save_page`; `grow` then copies them with set-based
+SQL, since writing a million pages one by one would take most of an hour and measure
+nothing more than the seed already does.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from datetime import date
+
+from newswatch.models import Article, Page, TickerItem
+from newswatch.store import Store
+
+DOMAIN_WORDS = (
+    "oil gas lng pipeline offshore drilling rig contract award company announced project "
+    "energy battery lithium cell plant capacity storage grid solar wind hydrogen electrolyser "
+    "refinery crude barrels production field discovery exploration license partner agreement"
+).split()
+VOCABULARY = DOMAIN_WORDS + [f"w{n}" for n in range(20_000)]
+CUMULATIVE_WEIGHTS = list(itertools.accumulate(1 / (rank + 1) for rank in range(len(VOCABULARY))))
+"""Zipf-like word frequencies, as in real text: a few words are everywhere, most are rare."""
+
+
+def words(rng: random.Random, count: int) -> str:
+    return " ".join(rng.choices(VOCABULARY, cum_weights=CUMULATIVE_WEIGHTS, k=count))
+
+
+TOPICAL_SENTENCES = (
+    "The company plans to start pilot production of all-solid-state batteries in 2027.",
+    "Its semi-solid-state cells use a sulfide solid electrolyte.",
+    "Toyota and Idemitsu expand their solid state battery partnership.",
+    "The data centre replaced its spinning disks with solid-state drives.",
+    "A solid-state transformer now feeds the substation.",
+    "The plant runs on solid oxide fuel cells with a ceramic solid electrolyte.",
+    "The state-owned battery maker posted solid results for the quarter.",
+)
+"""Sentences that rules have to judge: the topic, and the hard negatives around it."""
+
+
+def body(rng: random.Random, count: int = 150, topical_share: float = 0.02) -> str:
+    """Three paragraphs; a share of bodies also carry one topical (or look-alike) sentence."""
+    paragraphs = [words(rng, count // 3) for _ in range(3)]
+    if rng.random() < topical_share:
+        paragraphs[rng.randrange(3)] += " " + rng.choice(TOPICAL_SENTENCES)
+    return "\n\n".join(paragraphs)
+
+
+def page(rng: random.Random, number: int, host: str = "news.example.com") -> Page:
+    url = f"https://{host}/news.asp?id={number}"
+    ticker = [
+        TickerItem(
+            url=f"https://{host}/news.asp?id={number - offset}",
+            text=words(rng, 20) + "...",
+            region="Asia",
+            published=date(2025, 3, 27),
+        )
+        for offset in range(1, 9)
+    ]
+    article = Article(
+        url=url,
+        title=words(rng, 9).title(),
+        published=date(2025, 1 + number % 12, 1 + number % 28),
+        location="Asia",
+        source_line="news.example.com",
+        body=body(rng),
+    )
+    return Page(url=url, article=article, ticker=ticker)
+
+
+def grow(store: Store, articles: int, *, flag_every: int | None = 100) -> None:
+    """Copy the seed rows until `articles` articles and ten times as many sightings exist.
+
+    One copied article in `flag_every` gets a flag, so flag queries have rows to find.
+    """
+    db = store.db
+    while (count := db.execute("SELECT count(*) FROM articles").fetchone()[0]) < articles:
+        take = min(count, articles - count)
+        with db.conn:
+            db.execute(
+                """
+                INSERT INTO articles (url, fetched_url, source, title, published, location,
+                    source_line, body, language, fingerprint, duplicate_of, first_seen,
+                    last_seen, fetch_id)
+                SELECT url || '&copy=' || :count, fetched_url, source, title, published,
+                    location, source_line, body, language,
+                    CASE WHEN fingerprint IS NULL THEN NULL ELSE fingerprint || :count END,
+                    NULL, first_seen, last_seen, fetch_id
+                FROM articles WHERE duplicate_of IS NULL ORDER BY id LIMIT :take
+                """,
+                {"count": count, "take": take},
+            )
+            db.execute(
+                """
+                INSERT OR IGNORE INTO ticker_items (url, region, published, text, source,
+                    first_seen, last_seen, seen_count)
+                SELECT url || '&copy=' || :count, region, published, text, source,
+                    first_seen, last_seen, 10
+                FROM ticker_items ORDER BY id LIMIT :take
+                """,
+                {"count": count, "take": take},
+            )
+            if flag_every:
+                db.execute(
+                    """
+                    INSERT OR IGNORE INTO flags (rule, kind, item_id, matched, evidence, fields,
+                        flagged_at)
+                    SELECT 'topic', 'article', id, '["electrolyser"]', '[]', '["body"]',
+                        first_seen
+                    FROM articles
+                    WHERE id > coalesce((SELECT max(item_id) FROM flags), 0)
+                        AND id % :every = 0
+                    """,
+                    {"every": flag_every},
+                )
