@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import subprocess
 import sys
@@ -10,9 +11,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import brotli
 import pytest
 
 from newswatch.sampleserver import SampleSite
@@ -30,7 +33,9 @@ class Route:
     delay: float = 0.0
     action: str = ""
     """'' normal, 'hang' never answer, 'reset' close the socket, 'truncate' short body,
-    'badgzip' claim gzip and send garbage, 'stream' send body forever."""
+    'gzip' / 'brotli' compress the body, 'badgzip' claim gzip and send garbage,
+    'stream' send body forever. A route whose headers hold an ETag or Last-Modified
+    answers a matching If-None-Match / If-Modified-Since with 304 and no body."""
 
 
 class ScriptedServer(ThreadingHTTPServer):
@@ -40,6 +45,8 @@ class ScriptedServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _ScriptedHandler)
         self.routes: dict[str, list[Route]] = {}
         self.log: list[tuple[str, dict[str, str]]] = []
+        self.responses: list[tuple[str, int, int]] = []
+        """(path, status, body bytes sent) per answered request."""
         self.stop = threading.Event()
 
     @property
@@ -51,6 +58,22 @@ class ScriptedServer(ThreadingHTTPServer):
 
     def hits(self, path: str) -> int:
         return sum(1 for logged, _ in self.log if logged == path)
+
+    def serve_folder(self, root: Path) -> None:
+        """Answer like SampleSite (file `P__Q` for `P?Q`), plus ETag and Last-Modified."""
+        for file in root.rglob("*"):
+            if not file.is_file() or file.name.endswith(".md"):
+                continue
+            name = file.relative_to(root).as_posix()
+            path, _, query = name.partition("__")
+            body = file.read_bytes()
+            kind = "text/plain" if name.endswith(".txt") else "text/html"
+            headers = {
+                "Content-Type": kind,
+                "ETag": f'"{hashlib.sha1(body).hexdigest()[:16]}"',
+                "Last-Modified": "Wed, 26 Mar 2025 08:00:00 GMT",
+            }
+            self.add("/" + path + ("?" + query if query else ""), Route(body=body, headers=headers))
 
 
 class _ScriptedHandler(BaseHTTPRequestHandler):
@@ -64,8 +87,17 @@ class _ScriptedHandler(BaseHTTPRequestHandler):
             self.send_response(404)
             self.send_header("Content-Length", "0")
             self.end_headers()
+            self.server.responses.append((self.path, 404, 0))
             return
         route = answers.pop(0) if len(answers) > 1 else answers[0]
+        if _not_modified(route.headers, self.headers):
+            self.send_response(304)
+            for name in ("ETag", "Last-Modified"):
+                if name in route.headers:
+                    self.send_header(name, route.headers[name])
+            self.end_headers()
+            self.server.responses.append((self.path, 304, 0))
+            return
         if route.delay:
             time.sleep(route.delay)
         if route.action == "hang":
@@ -83,6 +115,9 @@ class _ScriptedHandler(BaseHTTPRequestHandler):
         elif route.action == "gzip":
             headers["Content-Encoding"] = "gzip"
             body = gzip.compress(body)
+        elif route.action == "brotli":
+            headers["Content-Encoding"] = "br"
+            body = brotli.compress(body)
         for name, value in headers.items():
             self.send_header(name, value)
         if route.action == "stream":
@@ -98,12 +133,20 @@ class _ScriptedHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(length))
         self.end_headers()
         self.wfile.write(body)
+        self.server.responses.append((self.path, route.status, len(body)))
         if route.action == "truncate":
             self.wfile.flush()
             self.connection.shutdown(2)
 
     def log_message(self, format: str, *args: object) -> None:
         pass
+
+
+def _not_modified(answer: dict[str, str], request: Message) -> bool:
+    etag, modified = answer.get("ETag"), answer.get("Last-Modified")
+    if etag and request.get("If-None-Match"):
+        return request["If-None-Match"] == etag
+    return bool(modified) and request.get("If-Modified-Since") == modified
 
 
 @pytest.fixture

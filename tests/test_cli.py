@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import sqlite3
 from pathlib import Path
+
+import feedparser  # type: ignore[import-untyped]
 
 from tests.conftest import FIXTURES, CliRunner
 
@@ -155,3 +158,29 @@ def test_demo_then_read_the_database(run_cli: CliRunner, tmp_path: Path) -> None
     with sqlite3.connect(db) as connection:
         rules = {r for (r,) in connection.execute("SELECT DISTINCT rule FROM flagged")}
     assert rules == {"lng"}
+
+
+def test_feed_export_and_alerts_commands(run_cli: CliRunner, tmp_path: Path) -> None:
+    assert run_cli("demo").returncode == 0
+    db = str(tmp_path / "newswatch-demo.db")
+
+    feed = run_cli("--db", db, "feed", "--rule", "solid-state-battery", "-o", "out/ssb.xml")
+    assert feed.returncode == 0, feed.stderr
+    parsed = feedparser.parse((tmp_path / "out" / "ssb.xml").read_bytes())
+    assert not parsed.bozo
+    assert len(parsed.entries) == 3
+    assert any("Arizona" in entry.title for entry in parsed.entries)
+
+    jsonl = run_cli("--db", db, "export", "--format", "jsonl", "--what", "articles")
+    assert jsonl.returncode == 0, jsonl.stderr
+    rows = [json.loads(line) for line in jsonl.stdout.splitlines()]
+    assert len(rows) == 8 and all(row["url"] and row["body"] for row in rows)
+
+    csv_out = run_cli("--db", db, "export", "--format", "csv", "-o", str(tmp_path / "f.csv"))
+    assert csv_out.returncode == 0, csv_out.stderr
+    with (tmp_path / "f.csv").open(newline="", encoding="utf-8") as handle:
+        flagged = list(csv.DictReader(handle))
+    assert {row["rule"] for row in flagged} == {"solid-state-battery"} and len(flagged) == 3
+
+    no_targets = run_cli("--db", db, "alerts", "test")
+    assert_clean_failure(no_targets, 2, "[[alerts]]", "no [[alerts]] targets configured")

@@ -231,3 +231,71 @@ def test_conditional_request_headers_and_304(server: ScriptedServer) -> None:
     headers = server.log[0][1]
     assert headers["If-None-Match"] == '"abc"'
     assert headers["If-Modified-Since"] == "Sun, 29 Nov 2026 10:00:00 GMT"
+
+
+def test_brotli_body_is_decoded(server: ScriptedServer) -> None:
+    server.add("/br", Route(body=PAGE, action="brotli"))
+    result = fetch(server.base_url + "/br")
+    assert result.ok and result.content == PAGE
+    assert "br" in server.log[0][1]["Accept-Encoding"]
+
+
+def test_failures_say_whether_they_may_pass(server: ScriptedServer) -> None:
+    server.add("/down", Route(status=503))
+    assert fetch(server.base_url + "/down").transient
+    assert not fetch(server.base_url + "/missing").transient
+    server.add("/doc.pdf", Route(body=b"%PDF", headers={"Content-Type": "application/pdf"}))
+    assert not fetch(server.base_url + "/doc.pdf").transient
+
+
+def test_server_validators_turn_a_refetch_into_a_304(server: ScriptedServer) -> None:
+    headers = {"ETag": '"v1"', "Last-Modified": "Wed, 26 Mar 2025 08:00:00 GMT"}
+    server.add("/listing", Route(body=PAGE, headers=headers))
+    first = fetch(server.base_url + "/listing")
+    assert first.ok and first.etag == '"v1"' and first.last_modified == headers["Last-Modified"]
+    again = fetch(server.base_url + "/listing", etag=first.etag, last_modified=first.last_modified)
+    assert again.not_modified and again.content == b""
+    assert server.responses == [("/listing", 200, len(PAGE)), ("/listing", 304, 0)]
+
+
+def test_robots_txt_is_fetched_again_when_its_ttl_runs_out(server: ScriptedServer) -> None:
+    server.add(
+        "/robots.txt",
+        Route(body=b"User-agent: *\nDisallow:\n", headers={"Content-Type": "text/plain"}),
+        Route(body=b"User-agent: *\nDisallow: /\n", headers={"Content-Type": "text/plain"}),
+    )
+    server.add("/page", Route(body=PAGE))
+    policy = replace(POLICY, robots=True, robots_ttl=0.3)
+
+    async def go() -> list[FetchResult]:
+        async with Fetcher(policy) as fetcher:
+            results = [await fetcher.get(server.base_url + "/page") for _ in range(2)]
+            await asyncio.sleep(0.4)
+            results.append(await fetcher.get(server.base_url + "/page"))
+            return results
+
+    first, cached, renewed = asyncio.run(go())
+    assert first.ok and cached.ok
+    assert renewed.error == "disallowed by robots.txt"
+    assert server.hits("/robots.txt") == 2 and server.hits("/page") == 2
+
+
+def test_unreachable_robots_txt_keeps_out_for_a_while(server: ScriptedServer) -> None:
+    server.add(
+        "/robots.txt", Route(status=500), Route(body=b"", headers={"Content-Type": "text/plain"})
+    )
+    server.add("/page", Route(body=PAGE))
+    policy = replace(POLICY, robots=True, retries=0, robots_error_ttl=0.3)
+
+    async def go() -> list[FetchResult]:
+        async with Fetcher(policy) as fetcher:
+            results = [await fetcher.get(server.base_url + "/page") for _ in range(2)]
+            await asyncio.sleep(0.4)
+            results.append(await fetcher.get(server.base_url + "/page"))
+            return results
+
+    refused, still_refused, allowed = asyncio.run(go())
+    assert refused.error is not None and "robots.txt could not be fetched" in refused.error
+    assert refused.transient and refused.attempts == 0 and still_refused.error == refused.error
+    assert allowed.ok
+    assert server.hits("/robots.txt") == 2 and server.hits("/page") == 1

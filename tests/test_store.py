@@ -1,5 +1,7 @@
 import json
+import logging
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -9,7 +11,14 @@ import pytest
 
 from newswatch.errors import NewswatchError
 from newswatch.models import Article, Page, TickerItem
-from newswatch.store import SCHEMA_VERSION, SaveResult, Store
+from newswatch.store import (
+    SCHEMA_VERSION,
+    DatabaseBusy,
+    HttpValidators,
+    SaveResult,
+    Store,
+    utc_iso,
+)
 
 GOG = "http://www.gulfoilandgas.com/webpro1/main/mainnews.asp"
 START = datetime(2026, 11, 29, 18, 5, 10, tzinfo=UTC)
@@ -484,3 +493,170 @@ def test_source_status_of_a_source_never_run(store: Store) -> None:
     [status] = store.source_status()
     assert status["last_run_ok"] is None
     assert status["consecutive_failures"] == 0
+
+
+# --- schema v2: migration, validators, unavailable URLs, health ---------------------------
+
+V1_DATABASE = Path(__file__).parent / "fixtures" / "store" / "newswatch-v1.db"
+"""Made by newswatch 0.1 (schema v1): one source, one flagged article with one ticker
+item, one fetch, a good run then a failed one."""
+
+
+def test_v1_database_is_upgraded_in_place(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    db.write_bytes(V1_DATABASE.read_bytes())
+    assert rows(db, "PRAGMA user_version") == [(1,)]
+    with Store(db) as store:
+        [status] = store.source_status()
+        assert store.search("sulfide")[0]["title"].startswith("Solvane Energy")
+    assert rows(db, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+    assert rows(db, "PRAGMA integrity_check") == [("ok",)]
+    assert (count(db, "articles"), count(db, "ticker_items"), count(db, "flags")) == (1, 1, 1)
+    assert rows(db, "SELECT error_kind, items_found, not_modified FROM runs ORDER BY id") == [
+        (None, None, 0),
+        (None, None, 0),
+    ]
+    assert count(db, "http_validators") == 0 and count(db, "unavailable_urls") == 0
+    assert status["health"] == "failing" and status["consecutive_failures"] == 1
+    assert status["next_run_at"] is None and status["usual_items"] is None
+    with Store(db) as again:  # opening an upgraded database again changes nothing
+        assert len(again.source_status()) == 1
+
+
+def test_a_failed_migration_leaves_the_old_schema(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import newswatch.store as store_module
+
+    db = tmp_path / "old.db"
+    db.write_bytes(V1_DATABASE.read_bytes())
+    broken = store_module._run_script("CREATE TABLE half_done (x);\nCREATE TABLE sources (x);")
+    monkeypatch.setattr(store_module, "MIGRATIONS", (store_module.MIGRATIONS[0], broken))
+    with pytest.raises(NewswatchError):
+        Store(db)
+    assert rows(db, "PRAGMA user_version") == [(1,)]
+    assert rows(db, "SELECT name FROM sqlite_master WHERE name = 'half_done'") == []
+
+
+def test_validators_are_kept_per_url(store: Store) -> None:
+    url = "http://www.gulfoilandgas.com/webpro1/main/newshome.asp"
+    assert store.validators(url) is None
+    store.save_validators(url, etag='"a1"', last_modified=None)
+    assert store.validators(url) == HttpValidators(etag='"a1"', last_modified=None)
+    store.save_validators(url, etag=None, last_modified="Wed, 26 Mar 2025 08:00:00 GMT")
+    assert store.validators(url) == HttpValidators(None, "Wed, 26 Mar 2025 08:00:00 GMT")
+    store.save_validators(url, etag=None, last_modified=None)  # nothing to send: forget
+    assert store.validators(url) is None
+    store.save_validators(url, etag='"a2"', last_modified=None)
+    store.forget_validators(url)
+    assert store.validators(url) is None
+
+
+def test_unavailable_urls_are_skipped_until_their_retry_time(
+    store: Store, db_path: Path, clock: FakeClock
+) -> None:
+    gone = f"{GOG}?id=1405790&utm_source=ticker"
+    other = f"{GOG}?id=1405801"
+    store.mark_unavailable(gone, status=404, error="HTTP 404 Not Found")
+    assert store.unavailable_urls([gone, other]) == {f"{GOG}?id=1405790": True}
+    clock.advance(hours=25)
+    assert store.unavailable_urls([gone]) == {f"{GOG}?id=1405790": False}  # due again
+    store.mark_unavailable(gone, status=410, error="HTTP 410 Gone")
+    clock.advance(hours=25)
+    assert store.unavailable_urls([gone]) == {f"{GOG}?id=1405790": True}  # now two days
+    assert rows(db_path, "SELECT status, failures, first_failed_at FROM unavailable_urls") == [
+        (410, 2, "2026-11-29T18:05:10Z")
+    ]
+    for _ in range(5):
+        store.mark_unavailable(gone, status=404, error="HTTP 404 Not Found")
+    [(retry_at,)] = rows(db_path, "SELECT retry_at FROM unavailable_urls")
+    assert retry_at == utc_iso(clock.now + timedelta(days=7))  # capped at a week
+    store.clear_unavailable(gone)
+    assert store.unavailable_urls([gone]) == {}
+
+
+def record(
+    store: Store, started_at: datetime, ok: bool, *, kind: str | None = None, items: int | None = 10
+) -> None:
+    store.record_run(
+        "gog",
+        started_at=started_at,
+        finished_at=started_at + timedelta(seconds=30),
+        ok=ok,
+        pages_fetched=1,
+        new_articles=0,
+        new_ticker_items=0,
+        duplicates=0,
+        flags=0,
+        errors=0 if ok else 1,
+        error=None if ok else f"{kind} problem",
+        error_kind=kind,
+        items_found=items,
+        not_modified=items is None and ok,
+    )
+
+
+def test_health_words(store: Store, clock: FakeClock) -> None:
+    def health() -> str:
+        [status] = store.source_status()
+        return str(status["health"])
+
+    assert health() == "never run"
+    record(store, START, ok=True)
+    assert health() == "ok"
+    record(store, START + timedelta(hours=1), ok=False, kind="fetch", items=None)
+    assert health() == "failing"
+    store.set_next_run("gog", clock.now + timedelta(hours=2))  # the daemon put it off
+    assert health() == "backing off"
+    record(store, START + timedelta(hours=2), ok=False, kind="parser", items=0)
+    assert health() == "parser problem"
+    record(store, START + timedelta(hours=3), ok=False, kind="interrupted", items=None)
+    assert health() == "parser problem"  # a shutdown says nothing about the source
+    [status] = store.source_status()
+    assert status["consecutive_failures"] == 2 and status["last_run_error_kind"] == "interrupted"
+    store.clear_next_runs()
+    assert store.source_status()[0]["next_run_at"] is None
+
+
+def test_usual_item_count_is_the_median_of_recent_good_runs(store: Store) -> None:
+    for hour, items in enumerate([30, 10, 12, 11, None, 13, 500]):
+        record(store, START + timedelta(hours=hour), ok=True, items=items)
+    record(store, START + timedelta(hours=8), ok=False, kind="parser", items=0)
+    [status] = store.source_status()
+    assert status["usual_items"] == 12  # 304 runs (None) and failed runs do not count
+    assert status["last_run_items_found"] == 0 and status["health"] == "parser problem"
+    assert status["last_success_at"] == utc_iso(START + timedelta(hours=6, seconds=30))
+
+
+def test_a_long_held_write_lock_is_waited_for_and_logged(
+    store: Store, db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    other = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(1.2, other.execute, ["COMMIT"])
+    release.start()
+    with caplog.at_level(logging.WARNING, logger="newswatch.store"):
+        record(store, START, ok=True)
+    release.join()
+    other.close()
+    assert count(db_path, "runs") == 1
+    assert "waited" in caplog.text and "write lock" in caplog.text
+
+
+def test_a_write_lock_held_too_long_is_a_clear_error(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import newswatch.store as store_module
+
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_SECONDS", 0.2)
+    with Store(db_path) as store:
+        other = sqlite3.connect(db_path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(DatabaseBusy, match="write lock"):
+                store.upsert_source("gog", "http://example.com/", "gulfoilandgas")
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        store.upsert_source("gog", "http://example.com/", "gulfoilandgas")  # works again
+    assert count(db_path, "sources") == 1

@@ -13,27 +13,40 @@ import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TextIO, TypeVar, cast
 from urllib.parse import urlsplit
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
+from rich.text import Text
 
 from newswatch import __version__
 from newswatch.config import Config, Source, config_from_dict, load_config
 from newswatch.errors import ConfigError, NewswatchError
+from newswatch.export import FORMATS, ExportFormat, write_rows
+from newswatch.feedout import default_feed_id, feed_title, write_atom
 from newswatch.fetch import Fetcher, FetchPolicy, decode_html
 from newswatch.models import Page
-from newswatch.parse import available_profiles, load_profile, parse_page
+from newswatch.notify import check_alert_rules, send_test
+from newswatch.parse import (
+    SiteProfile,
+    available_profiles,
+    load_profile,
+    parse_page,
+    profile_names,
+)
+from newswatch.parse.generic import GENERIC
 from newswatch.pipeline import Progress as PageProgress
 from newswatch.pipeline import SourceReport, config_rules, run_sources, source_profiles
+from newswatch.publish import prepare, publish
 from newswatch.rules import RuleSet, default_rules_path
 from newswatch.sampleserver import SampleSite
-from newswatch.store import Store
+from newswatch.store import ExportKind, Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -72,7 +85,10 @@ class App:
             yield store
 
     def rules(self) -> RuleSet:
-        return config_rules(self.config)
+        ruleset = config_rules(self.config)
+        names = [rule.name for rule in ruleset.rules]
+        check_alert_rules(self.config.alerts, names, self.config.path)
+        return ruleset
 
 
 def _global_options(func: F) -> F:
@@ -112,10 +128,10 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except ConfigError as exc:
-            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
             ctx.exit(EXIT_USAGE)
         except NewswatchError as exc:
-            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
             ctx.exit(EXIT_SOURCE_FAILED)
 
 
@@ -173,8 +189,15 @@ def _run_fetch(app: App, sources: Sequence[Source]) -> list[SourceReport]:
                     progress=on_page,
                 )
 
+        prepare(store, config)
         with progress:
-            return asyncio.run(fetch_all())
+            reports = asyncio.run(fetch_all())
+        delivery = publish(store, config)
+    for failure in delivery.failures:
+        err.print(f"[yellow]alert not sent:[/] {escape(failure)}", markup=True, highlight=False)
+    if delivery.messages_sent:
+        err.print(f"alerts: {delivery.messages_sent} message(s), {delivery.flags_sent} stories")
+    return reports
 
 
 def _print_reports(reports: Sequence[SourceReport], *, verbose: bool) -> None:
@@ -190,16 +213,18 @@ def _print_reports(reports: Sequence[SourceReport], *, verbose: bool) -> None:
     out.print(table)
     for r in reports:
         if r.failure:
-            err.print(f"[red]{r.source}: failed:[/] {r.failure}", markup=True, highlight=False)
+            err.print(
+                f"[red]{r.source}: failed:[/] {escape(r.failure)}", markup=True, highlight=False
+            )
         shown = r.errors if verbose else r.errors[:5]
         for problem in shown:
             if problem != r.failure:
-                err.print(f"[yellow]{r.source}:[/] {problem}", markup=True, highlight=False)
+                err.print(f"[yellow]{r.source}:[/] {escape(problem)}", markup=True, highlight=False)
         if len(r.errors) > len(shown):
             err.print(f"[yellow]{r.source}:[/] … {len(r.errors) - len(shown)} more (use -v)")
         if verbose:
             for warning in r.warnings:
-                err.print(f"[dim]{r.source}: warning: {warning}[/]", markup=True)
+                err.print(f"[dim]{r.source}: warning: {escape(warning)}[/]", markup=True)
 
 
 @cli.command()
@@ -296,7 +321,7 @@ def _print_page(page: Page) -> None:
             ("url", article.url),
         ]
         for name, value in facts:
-            out.print(f"[dim]{name}:[/] {value}", markup=True)
+            out.print(f"[dim]{name}:[/] {escape(value)}", markup=True)
         out.print()
         out.print(article.body, markup=False)
         out.print()
@@ -308,7 +333,7 @@ def _print_page(page: Page) -> None:
             table.add_column(column, overflow="fold")
         for item in page.ticker:
             day = item.published.isoformat() if item.published else "?"
-            table.add_row(item.region or "?", day, item.text, item.url)
+            table.add_row(*map(Text, (item.region or "?", day, item.text, item.url)))
         out.print(table)
     if page.links:
         table = Table(title=f"article links ({len(page.links)})", title_justify="left")
@@ -316,10 +341,10 @@ def _print_page(page: Page) -> None:
             table.add_column(column, overflow="fold")
         for link in page.links:
             day = link.published.isoformat() if link.published else ""
-            table.add_row(link.title or "", link.region or "", day, link.url)
+            table.add_row(*map(Text, (link.title or "", link.region or "", day, link.url)))
         out.print(table)
     for warning in page.warnings:
-        err.print(f"[yellow]warning:[/] {warning}", markup=True, highlight=False)
+        err.print(f"[yellow]warning:[/] {escape(warning)}", markup=True, highlight=False)
 
 
 @cli.command()
@@ -330,7 +355,7 @@ def _print_page(page: Page) -> None:
     "--profile",
     "profile_ref",
     metavar="NAME|FILE",
-    help=f"Site profile: a bundled name ({', '.join(available_profiles())}) or a .toml file.",
+    help=f"Profile: a bundled name ({', '.join(profile_names())}) or a .toml file.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the parsed page as JSON.")
 @pass_app
@@ -346,12 +371,22 @@ def parse(app: App, target: str, url: str | None, profile_ref: str | None, as_js
 
 
 def _profile_for_url(app: App, url: str) -> str:
-    """The profile of a configured source on the same host, else the first bundled one."""
+    """The profile a page most likely wants, when --profile is not given.
+
+    A configured source on the same host, else a bundled site profile that claims the
+    host, else (a saved file, no host) the first configured source's, else the generic one.
+    """
     host = (urlsplit(url).hostname or "").lower()
     for source in app.config.sources:
-        if source.host == host:
+        if host and source.host == host:
             return source.profile
-    return available_profiles()[0]
+    for name in available_profiles():
+        profile = load_profile(name)
+        if isinstance(profile, SiteProfile) and host in profile.links.hosts:
+            return name
+    if not host and app.config.sources:
+        return app.config.sources[0].profile
+    return GENERIC
 
 
 # --- rules ----------------------------------------------------------------------------
@@ -401,13 +436,13 @@ def rules_test(app: App, as_json: bool) -> None:
         if matches:
             for m in matches:
                 found = ", ".join(m.evidence or m.terms)
-                out.print(f"[green]MATCH[/] {m.rule} ({found}): {text}", markup=True)
+                out.print(f"[green]MATCH[/] {escape(f'{m.rule} ({found}): {text}')}", markup=True)
         else:
-            out.print(f"[dim]no match[/]: {text}", markup=True)
+            out.print(f"[dim]no match[/]: {escape(text)}", markup=True)
             for name, explanation in explanations.items():
                 reason = explanation.to_dict().get("reason")
                 if reason:
-                    out.print(f"  [dim]{name}: {reason}[/]", markup=True)
+                    out.print(f"  [dim]{escape(f'{name}: {reason}')}[/]", markup=True)
 
 
 # --- reading the database -------------------------------------------------------------
@@ -418,7 +453,7 @@ def _print_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: s
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*(_cell(row.get(column)) for column in columns))
+        table.add_row(*(Text(_cell(row.get(column))) for column in columns))
     out.print(table)
 
 
@@ -429,13 +464,13 @@ def _print_stories(rows: Sequence[dict[str, Any]]) -> None:
     """
     for row in rows:
         day = row.get("published") or "????-??-??"
-        out.print(f"[bold]{day}[/]  {row.get('title') or '(untitled)'}", markup=True)
+        out.print(f"[bold]{day}[/]  {escape(row.get('title') or '(untitled)')}", markup=True)
         facts = [row.get("kind"), row.get("source"), row.get("location") or row.get("region")]
         about = " · ".join(str(f) for f in facts if f)
         if row.get("rule"):
             about += f" · {row['rule']}: {_cell(row.get('matched'))}"
         if about:
-            out.print(f"            [dim]{about}[/]", markup=True)
+            out.print(f"            [dim]{escape(about)}[/]", markup=True)
         if row.get("snippet"):
             out.print(f"            {row['snippet']}", markup=False)
         out.print(f"            {row.get('url')}", markup=False, overflow="ignore", crop=False)
@@ -502,6 +537,7 @@ def status(app: App, as_json: bool) -> None:
     """Per source: what is stored, how the last runs went."""
     with app.store(must_exist=True) as store:
         rows = store.source_status()
+        channels = store.alert_status()
     if as_json:
         _print_json_rows(rows)
         return
@@ -510,6 +546,127 @@ def status(app: App, as_json: bool) -> None:
         return
     columns = [c for c in rows[0] if c not in ("url",)]
     _print_rows(rows, columns, f"{app.database()}")
+    if channels:
+        alert_columns = ("channel", "rule", "health", "failures", "owed", "unsent")
+        _print_rows(
+            channels, (*alert_columns, "last_success_at", "retry_at", "last_error"), "alerts"
+        )
+
+
+# --- telling people: alerts, feeds, exports ------------------------------------------
+
+
+@cli.group()
+def alerts() -> None:
+    """Notifications of new flagged stories ([[alerts]] in the configuration)."""
+
+
+@alerts.command("test")
+@_global_options
+@pass_app
+@click.pass_context
+def alerts_test(ctx: click.Context, app: App) -> None:
+    """Send a test message to every URL of every alert target; exit 1 if any failed."""
+    if not app.config.alerts:
+        raise ConfigError(app.config.path, "alerts", "no [[alerts]] targets configured")
+    outcomes = send_test(app.config.alerts)
+    for outcome in outcomes:
+        if outcome.error is None:
+            out.print(f"[green]sent[/]    {escape(outcome.label)}", markup=True)
+        else:
+            message = f"[red]failed[/]  {escape(outcome.label)}: {escape(outcome.error)}"
+            err.print(message, markup=True)
+    if any(outcome.error for outcome in outcomes):
+        ctx.exit(EXIT_SOURCE_FAILED)
+
+
+_OUTPUT = click.Path(dir_okay=False, allow_dash=True, path_type=Path)
+
+
+@cli.command()
+@_global_options
+@click.option("--rule", help="Only stories this rule flagged.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=100, show_default=True, help="Newest flags."
+)
+@click.option("--title", help='Feed title (default: "newswatch: RULE").')
+@click.option("--self-url", metavar="URL", help="Where the feed will be published; also its id.")
+@click.option(
+    "-o",
+    "--output",
+    type=_OUTPUT,
+    required=True,
+    help="File to write, replaced whole ('-': stdout).",
+)
+@pass_app
+def feed(
+    app: App, rule: str | None, limit: int, title: str | None, self_url: str | None, output: Path
+) -> None:
+    """Write an Atom feed of flagged stories, newest first, for any feed reader."""
+    with app.store(must_exist=True) as store:
+        rows = store.flagged(rule=rule, limit=limit)
+    _make_parent(output)
+    with click.open_file(str(output), "wb", atomic=str(output) != "-") as stream:
+        count = write_atom(
+            rows,
+            cast(BinaryIO, stream),
+            title=title or feed_title(rule),
+            feed_id=self_url or default_feed_id(app.database(), rule),
+            self_url=self_url,
+        )
+    if str(output) != "-":
+        out.print(f"{count} stories → {output}")
+
+
+@cli.command("export")
+@_global_options
+@click.option("--format", "fmt", type=click.Choice(FORMATS), required=True)
+@click.option(
+    "--what",
+    type=click.Choice(["flagged", "articles", "ticker"]),
+    default="flagged",
+    show_default=True,
+    help="Flagged stories, every article, or every ticker item.",
+)
+@click.option("--rule", help="Only stories this rule flagged.")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Only stories stored (flagged, for --what flagged) on or after this day (UTC).",
+)
+@click.option("-o", "--output", type=_OUTPUT, default="-", help="File to write (default: stdout).")
+@pass_app
+def export_rows(
+    app: App,
+    fmt: ExportFormat,
+    what: ExportKind,
+    rule: str | None,
+    since: datetime | None,
+    output: Path,
+) -> None:
+    """Export stored rows as CSV, JSON Lines or a JSON array, streaming (constant memory)."""
+    with app.store(must_exist=True) as store:
+        rows = store.iter_rows(
+            what, rule=rule, since=since.date() if since else None, decode_json=fmt != "csv"
+        )
+        _make_parent(output)
+        with click.open_file(
+            str(output), "w", encoding="utf-8", atomic=str(output) != "-"
+        ) as stream:
+            columns = store.export_columns(what)
+            count = write_rows(rows, cast(TextIO, stream), fmt=fmt, columns=columns)
+    if str(output) != "-":
+        out.print(f"{count} rows → {output}")
+
+
+def _make_parent(output: Path) -> None:
+    if str(output) != "-":
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise NewswatchError(
+                f"{output}: cannot create its folder: {exc.strerror or exc}"
+            ) from exc
 
 
 # --- demo -----------------------------------------------------------------------------

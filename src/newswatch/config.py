@@ -26,6 +26,8 @@ from pydantic import (
 
 from newswatch import __version__
 from newswatch.errors import ConfigError
+from newswatch.feedout import FeedFile
+from newswatch.notify import AlertTarget
 
 DEFAULT_DATABASE = "newswatch.db"
 PROJECT_URL = "https://github.com/newswatch-project/newswatch"
@@ -145,6 +147,8 @@ class Config(_Strict):
 
     settings: Settings = Settings()
     sources: tuple[Source, ...] = ()
+    alerts: tuple[AlertTarget, ...] = ()
+    feeds: tuple[FeedFile, ...] = ()
     path: Path | None = None
     rules_path: Path | None = None
 
@@ -205,13 +209,15 @@ def config_from_dict(data: dict[str, Any], path: Path | None, *, builtin: bool =
         if more:
             message += f" (and {more} more problem{'s' if more > 1 else ''})"
         raise ConfigError(path, key or None, message) from None
-    seen: set[str] = set()
-    for index, source in enumerate(config.sources):
-        if source.name in seen:
-            raise ConfigError(
-                path, f"sources[{index}].name", f"duplicate source name {source.name!r}"
-            )
-        seen.add(source.name)
+    for section, names in (
+        ("sources", [source.name for source in config.sources]),
+        ("alerts", [target.name for target in config.alerts]),
+    ):
+        seen: set[str] = set()
+        for index, name in enumerate(names):
+            if name in seen:
+                raise ConfigError(path, f"{section}[{index}].name", f"duplicate name {name!r}")
+            seen.add(name)
     base = path.parent if path and not builtin else Path.cwd()
     settings = config.settings
     database = settings.database if settings.database.is_absolute() else base / settings.database
@@ -223,21 +229,28 @@ def config_from_dict(data: dict[str, Any], path: Path | None, *, builtin: bool =
         rules_path = rules_ref if rules_ref.is_absolute() else rules_base / rules_ref
         if not rules_path.is_file():
             raise ConfigError(path, "settings.rules", f"rules file not found: {rules_path}")
+    feeds = tuple(
+        feed if feed.path.is_absolute() else feed.model_copy(update={"path": base / feed.path})
+        for feed in config.feeds
+    )
     return config.model_copy(
         update={
             "settings": settings.model_copy(update={"database": database}),
             "rules_path": rules_path,
+            "feeds": feeds,
         }
     )
 
 
 def _allowed_keys(parent: tuple[int | str, ...]) -> list[str]:
     names = [p for p in parent if isinstance(p, str)]
-    model: type[BaseModel] = Config
-    if names[-1:] == ["settings"]:
-        model = Settings
-    elif names[-1:] == ["sources"]:
-        model = Source
+    sections: dict[str, type[BaseModel]] = {
+        "settings": Settings,
+        "sources": Source,
+        "alerts": AlertTarget,
+        "feeds": FeedFile,
+    }
+    model = sections.get(names[-1], Config) if names else Config
     hidden = {"path", "rules_path"}
     return [name for name in model.model_fields if name not in hidden]
 

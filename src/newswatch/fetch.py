@@ -113,6 +113,10 @@ class FetchPolicy:
     max_retry_after: float = 120.0
     """Cap on a server's Retry-After, so one host cannot stall a run for hours."""
     max_crawl_delay: float = 30.0
+    robots_ttl: float = 86400.0
+    """How long a host's robots.txt is trusted (RFC 9309: at most 24 hours)."""
+    robots_error_ttl: float = 600.0
+    """How long "robots.txt unreachable, so stay out" holds before asking again."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FetchPolicy:
@@ -144,6 +148,8 @@ class FetchResult:
     attempts: int = 1
     etag: str | None = None
     last_modified: str | None = None
+    transient: bool = False
+    """Failed in a way that may pass (timeouts, resets, 5xx, 429): worth asking again soon."""
 
     @property
     def ok(self) -> bool:
@@ -191,6 +197,8 @@ class _HostGate:
 
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
+ACCEPT_ENCODING = "gzip, deflate, br"
+"""br is decoded by httpx when the `brotli` package is installed (a dependency)."""
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -221,14 +229,19 @@ class Fetcher:
         self._client: httpx.AsyncClient | None = None
         self._all_slots = asyncio.Semaphore(policy.concurrency)
         self._gates: dict[str, _HostGate] = {}
-        self._robots: dict[str, RobotFileParser | None] = {}
+        self._robots: dict[str, _RobotsEntry] = {}
         self._robots_locks: dict[str, asyncio.Lock] = {}
         self.requests_made = 0
 
     async def __aenter__(self) -> Fetcher:
+        return self.open()
+
+    def open(self) -> Fetcher:
+        """Start the connection pool; `async with` does this, the daemon calls it directly
+        since its fetchers live from one configuration reload to the next."""
         self._client = httpx.AsyncClient(
             transport=self._transport,
-            headers={"User-Agent": self.policy.user_agent, "Accept-Encoding": "gzip, deflate"},
+            headers={"User-Agent": self.policy.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
             timeout=httpx.Timeout(self.policy.timeout, connect=self.policy.connect_timeout),
             follow_redirects=True,
             max_redirects=self.policy.max_redirects,
@@ -236,6 +249,10 @@ class Fetcher:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool; the daemon does this when a reload retires a fetcher."""
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -251,8 +268,20 @@ class Fetcher:
     ) -> FetchResult:
         """Fetch one URL with retries; failures come back as a result with `error` set."""
         started = time.monotonic()
-        if (self.policy.robots if robots is None else robots) and not await self.allowed(url):
-            return FetchResult(url, url, None, error="disallowed by robots.txt", attempts=0)
+        if self.policy.robots if robots is None else robots:
+            entry = await self._robots_for(url)
+            if entry.unreachable:
+                return FetchResult(
+                    url,
+                    url,
+                    None,
+                    error=f"robots.txt could not be fetched ({entry.unreachable}); "
+                    "staying away from the host for now",
+                    attempts=0,
+                    transient=True,
+                )
+            if not entry.allows(self.policy.user_agent, url):
+                return FetchResult(url, url, None, error="disallowed by robots.txt", attempts=0)
         headers = {}
         if etag:
             headers["If-None-Match"] = etag
@@ -272,6 +301,7 @@ class Fetcher:
                         elapsed=time.monotonic() - started,
                         error=f"{failure} (after {attempt} attempts)",
                         attempts=attempt,
+                        transient=True,
                     )
                 await asyncio.sleep(self._backoff(attempt, failure.wait))
                 continue
@@ -370,41 +400,58 @@ class Fetcher:
         return f"response larger than the {self.policy.max_bytes:,}-byte cap; not read further"
 
     async def allowed(self, url: str) -> bool:
-        """Whether robots.txt of the URL's host lets us fetch it (cached per host)."""
+        """Whether robots.txt of the URL's host lets us fetch it."""
+        entry = await self._robots_for(url)
+        return not entry.unreachable and entry.allows(self.policy.user_agent, url)
+
+    async def _robots_for(self, url: str) -> _RobotsEntry:
+        """The host's robots.txt, cached for `robots_ttl` (a failed fetch for
+        `robots_error_ttl`): a daemon running for months notices changed rules, and keeps
+        one entry per host."""
         host = _host_key(url)
         lock = self._robots_locks.setdefault(host, asyncio.Lock())
         async with lock:
-            if host not in self._robots:
-                self._robots[host] = await self._load_robots(host)
-        parser = self._robots[host]
-        if parser is None:
-            return True
-        return parser.can_fetch(self.policy.user_agent, url)
+            entry = self._robots.get(host)
+            if entry is None or entry.expires <= time.monotonic():
+                entry = await self._load_robots(host)
+                self._robots[host] = entry
+        return entry
 
-    async def _load_robots(self, host: str) -> RobotFileParser | None:
-        """Per RFC 9309: 4xx means no rules; an unreachable or failing server means stay out."""
+    async def _load_robots(self, host: str) -> _RobotsEntry:
+        """Per RFC 9309: 4xx means no rules; an unreachable or failing server means stay
+        out, for a short while."""
         robots_url = f"{host}/robots.txt"
         try:
             result = await self._attempt(robots_url, {}, accept=())
         except _Final as failure:
             if failure.status is not None and 400 <= failure.status < 500:
-                return None
-            return _deny_all()
-        except _Retryable:
-            return _deny_all()
+                return _RobotsEntry(None, time.monotonic() + self.policy.robots_ttl)
+            return self._unreachable_robots(str(failure))
+        except _Retryable as failure:
+            return self._unreachable_robots(str(failure))
         parser = RobotFileParser(robots_url)
         parser.parse(result.content.decode("utf-8", errors="replace").splitlines())
-        delay = parser.crawl_delay(self.policy.user_agent)
-        if delay is not None:
-            gate = self._gate(robots_url)
-            gate.delay = max(gate.delay, min(float(delay), self.policy.max_crawl_delay))
-        return parser
+        crawl_delay = min(
+            float(parser.crawl_delay(self.policy.user_agent) or 0.0), self.policy.max_crawl_delay
+        )
+        self._gate(robots_url).delay = max(self.policy.per_host_delay, crawl_delay)
+        return _RobotsEntry(parser, time.monotonic() + self.policy.robots_ttl)
+
+    def _unreachable_robots(self, problem: str) -> _RobotsEntry:
+        return _RobotsEntry(None, time.monotonic() + self.policy.robots_error_ttl, problem)
 
 
-def _deny_all() -> RobotFileParser:
-    parser = RobotFileParser()
-    parser.parse(["User-agent: *", "Disallow: /"])
-    return parser
+@dataclass(frozen=True)
+class _RobotsEntry:
+    parser: RobotFileParser | None
+    """None: no rules, everything allowed."""
+    expires: float
+    """time.monotonic() after which the host's robots.txt is fetched again."""
+    unreachable: str | None = None
+    """Why robots.txt could not be fetched; until `expires`, the host is left alone."""
+
+    def allows(self, user_agent: str, url: str) -> bool:
+        return self.parser is None or self.parser.can_fetch(user_agent, url)
 
 
 def _host_key(url: str) -> str:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from newswatch.config import Config, Source
@@ -24,12 +25,14 @@ from newswatch.fetch import Fetcher, FetchResult
 from newswatch.models import Page
 from newswatch.parse import Profile, load_profile, parse_page
 from newswatch.rules import RuleSet, default_rules_path, load_rules
-from newswatch.store import Matcher, SaveResult, Store
+from newswatch.store import DatabaseBusy, Matcher, SaveResult, Store
 
 log = logging.getLogger(__name__)
 
 MAX_FOLLOW_DEPTH = 2
 """Listing → article → the articles its ticker links to; deeper would crawl the whole site."""
+PARSER_ALARM_PAGES = 3
+"""This many linked pages fetched and not one parsed to an article: the layout changed."""
 
 
 @dataclass
@@ -48,6 +51,17 @@ class SourceReport:
     warnings: list[str] = field(default_factory=list)
     failure: str | None = None
     """Why the source as a whole failed (its own page unreachable or unparseable)."""
+    failure_kind: FailureKind | None = None
+    requests: int = 0
+    """HTTP requests made, retries included (robots.txt excluded)."""
+    bytes_fetched: int = 0
+    """Body bytes received (decompressed)."""
+    not_modified: bool = False
+    """The source's page answered 304: nothing was parsed or followed."""
+    items_found: int | None = None
+    """Links, ticker items and articles the parser found on the source's page."""
+    skipped_unavailable: int = 0
+    """Links not requested because they failed for good recently (404, 410, ...)."""
 
     @property
     def ok(self) -> bool:
@@ -71,6 +85,9 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
+FailureKind = Literal["fetch", "parser", "internal", "interrupted"]
+"""Why a run failed: the source's page could not be fetched, it parsed to nothing (the
+site's layout changed?), a bug, or a shutdown cut the run short."""
 
 
 def _now() -> datetime:
@@ -78,7 +95,13 @@ def _now() -> datetime:
 
 
 class SourceRun:
-    """State of one run over one source; `run()` does the work."""
+    """State of one run over one source; `run()` does the work.
+
+    The source's page is requested conditionally (the validators of the last complete
+    run): a 304 ends the run at once, with nothing parsed. Validators are kept only when
+    every link found was followed, so a run cut short by the page budget, a transient
+    error or a shutdown is picked up in full by the next one.
+    """
 
     def __init__(
         self,
@@ -108,16 +131,40 @@ class SourceRun:
         self._claimed = claimed if claimed is not None else set()
         """Canonical URLs some source of this run already fetches: shared, so sources whose
         listings overlap do not fetch the same article twice."""
+        self._retrying: set[str] = set()
+        """Canonical URLs that failed for good before and are due to be asked again."""
+        self._complete = True
+        """Every link found was followed, none failed transiently."""
+        self._followed_ok = 0
+        self._followed_articles = 0
+        self._without_article: list[FetchResult] = []
         self._done = 0
         self._total = 1
 
     async def run(self) -> SourceReport:
+        """Never raises for a source's problems; a shutdown's cancellation is recorded as an
+        interrupted run, then passed on. Only a database held locked by another program
+        (DatabaseBusy) escapes, since then nothing can be recorded."""
         self.store.upsert_source(self.source.name, self.source.url, self.source.profile)
         try:
             await self._crawl()
+        except asyncio.CancelledError:
+            self._fail("interrupted", "interrupted by a shutdown before the run finished")
+            self._finish()
+            raise
+        except DatabaseBusy:
+            raise
         except Exception as exc:  # a bug must not take the other sources down
             log.exception("source %s: unexpected error", self.source.name)
-            self.report.failure = f"internal error: {type(exc).__name__}: {exc}"
+            self._fail("internal", f"internal error: {type(exc).__name__}: {exc}")
+        self._finish()
+        return self.report
+
+    def _fail(self, kind: FailureKind, message: str) -> None:
+        self.report.failure = message
+        self.report.failure_kind = kind
+
+    def _finish(self) -> None:
         report = self.report
         report.finished_at = _now()
         self.store.record_run(
@@ -132,47 +179,88 @@ class SourceRun:
             flags=report.flags,
             errors=len(report.errors),
             error=report.failure,
+            error_kind=report.failure_kind,
+            items_found=report.items_found,
+            not_modified=report.not_modified,
         )
-        return report
 
     async def _crawl(self) -> None:
-        self._claimed.add(canonical_url(self.source.url))
-        start = await self.fetcher.get(self.source.url, robots=self.robots)
-        page = self._take(start)
-        if page is None:
-            self.report.failure = self.report.errors[-1]
+        url = self.source.url
+        self._claimed.add(canonical_url(url))
+        known = self.store.validators(url)
+        start = await self.fetcher.get(
+            url,
+            robots=self.robots,
+            etag=known.etag if known else None,
+            last_modified=known.last_modified if known else None,
+        )
+        page = self._take(start, followed=False)
+        if start.not_modified:
+            self.report.not_modified = True
             return
-        if page.article is None and not page.links and not page.ticker:
-            self.report.failure = (
+        if page is None:
+            self._fail("fetch", self.report.errors[-1])
+            return
+        self.report.items_found = _items_on(page)
+        if not self.report.items_found:
+            self.store.forget_validators(url)
+            self._fail(
+                "parser",
                 "the page parsed to nothing: no article, links or ticker items "
-                "(has the site's layout changed?)"
+                "(has the site's layout changed?)",
             )
             return
-        if not self.source.follow:
-            return
-        frontier = self._new_links([page])
+        if self.source.follow:
+            await self._follow(page)
+        if self._followed_ok >= PARSER_ALARM_PAGES and not self._followed_articles:
+            self._fail(
+                "parser",
+                f"{self._followed_ok} linked pages were fetched but none parsed to an article "
+                "(has the site's layout changed?)",
+            )
+        else:  # pages that are not articles are not asked for again every run
+            for result in self._without_article:
+                self._remember_unavailable(result, "no article found on the page")
+        if self._complete and self.report.ok:
+            self.store.save_validators(url, etag=start.etag, last_modified=start.last_modified)
+        else:
+            self.store.forget_validators(url)
+
+    async def _follow(self, page: Page) -> None:
+        """Breadth first from the page's links, then what earlier runs left unfollowed."""
+        backlog = self.store.unfetched_ticker_urls(self.source.name)
+        frontier = self._fresh(_links_on([page]) + backlog)
         depth = 1
-        while frontier and self.budget > 0 and depth <= MAX_FOLLOW_DEPTH:
+        while frontier and depth <= MAX_FOLLOW_DEPTH:
             batch = frontier[: self.budget]
+            if len(batch) < len(frontier):
+                self._complete = False  # the rest waits for the next run
+            if not batch:
+                return
             self.budget -= len(batch)
             self._total += len(batch)
-            results = await asyncio.gather(
-                *(self.fetcher.get(url, robots=self.robots) for url in batch)
-            )
-            pages = [page for page in map(self._take, results) if page is not None]
-            frontier = self._new_links(pages)
+            pages = await asyncio.gather(*(self._visit(url) for url in batch))
+            frontier = self._fresh(_links_on([page for page in pages if page is not None]))
             depth += 1
 
-    def _take(self, result: FetchResult) -> Page | None:
+    async def _visit(self, url: str) -> Page | None:
+        """Fetch and store one linked page; each is committed as soon as it arrives, so a
+        slow page neither holds the others back nor takes them down with it on shutdown."""
+        return self._take(await self.fetcher.get(url, robots=self.robots), followed=True)
+
+    def _take(self, result: FetchResult, *, followed: bool) -> Page | None:
         """Record one fetch, parse and store its page; None when there is nothing to parse."""
-        self.report.pages_fetched += 1
+        report = self.report
+        report.pages_fetched += 1
+        report.requests += result.attempts
+        report.bytes_fetched += len(result.content)
         page: Page | None = None
         if result.ok:
             page = parse_page(result.text(), result.final_url, self.profile)
             if page.warnings:
-                self.report.warnings.extend(f"{result.url}: {w}" for w in page.warnings)
-        else:
-            self.report.errors.append(f"{result.url}: {result.error or result.status}")
+                report.warnings.extend(f"{result.url}: {w}" for w in page.warnings)
+        elif not result.not_modified:
+            report.errors.append(f"{result.url}: {result.error or result.status}")
         fetch_id = self.store.record_fetch(
             source=self.source.name,
             url=result.url,
@@ -183,38 +271,76 @@ class SourceRun:
             warnings=page.warnings if page else (),
         )
         if page is not None:
-            self.report.add(
+            report.add(
                 self.store.save_page(
                     self.source.name, page, fetch_id=fetch_id, matcher=self.matcher
                 )
             )
+        if followed:
+            self._note_followed(result, page)
         self._done += 1
         if self.progress:
             self.progress(Progress(self.source.name, result.url, self._done, self._total))
         return page
 
-    def _new_links(self, pages: Sequence[Page]) -> list[str]:
-        """Article URLs found on these pages that are on allowed hosts and not yet stored.
+    def _note_followed(self, result: FetchResult, page: Page | None) -> None:
+        """Remember what a followed link's answer means for the next runs."""
+        if page is not None:
+            self._followed_ok += 1
+            if page.article is None:
+                self._without_article.append(result)
+                return
+            self._followed_articles += 1
+            if canonical_url(result.url) in self._retrying:
+                self.store.clear_unavailable(result.url)
+        elif result.transient:
+            self._complete = False
+        elif result.attempts:  # robots.txt refusals cost no request: nothing to remember
+            self._remember_unavailable(result, result.error or f"HTTP {result.status}")
+
+    def _remember_unavailable(self, result: FetchResult, error: str) -> None:
+        self.store.mark_unavailable(result.url, status=result.status, error=error)
+
+    def _fresh(self, urls: Iterable[str]) -> list[str]:
+        """Those URLs that are on allowed hosts, not yet stored, nor failed for good recently.
 
         The canonical form is what gets fetched: tracking parameters are not sent back.
         Discovery order is kept, so a budget spends itself on the listing's first (newest)
         items.
         """
         candidates: dict[str, None] = {}
-        for page in pages:
-            urls = [link.url for link in page.links] + [item.url for item in page.ticker]
-            for url in urls:
-                if not is_followable(url):
-                    continue
-                if (urlsplit(url).hostname or "").lower() not in self.allowed_hosts:
-                    continue
-                key = canonical_url(url)
-                if key not in self._claimed:
-                    candidates[key] = None
-        known = self.store.known_article_urls(candidates)
-        fresh = [url for url in candidates if url not in known]
+        for url in urls:
+            if not is_followable(url):
+                continue
+            if (urlsplit(url).hostname or "").lower() not in self.allowed_hosts:
+                continue
+            key = canonical_url(url)
+            if key not in self._claimed:
+                candidates[key] = None
         self._claimed.update(candidates)
+        known = self.store.known_article_urls(candidates)
+        unknown = [url for url in candidates if url not in known]
+        unavailable = self.store.unavailable_urls(unknown)
+        fresh = []
+        for url in unknown:
+            still_skipped = unavailable.get(url)
+            if still_skipped:
+                self.report.skipped_unavailable += 1
+                continue
+            if still_skipped is False:
+                self._retrying.add(url)
+            fresh.append(url)
         return fresh
+
+
+def _links_on(pages: Sequence[Page]) -> list[str]:
+    return [link.url for page in pages for link in page.links] + [
+        item.url for page in pages for item in page.ticker
+    ]
+
+
+def _items_on(page: Page) -> int:
+    return (page.article is not None) + len(page.links) + len(page.ticker)
 
 
 async def run_sources(

@@ -12,7 +12,8 @@ Tables
 ------
 sources        one row per configured source.
     name (primary key), url, profile, first_seen, last_seen (when newswatch first /
-    last started with this source in its configuration).
+    last started with this source in its configuration), next_run_at (when the
+    running daemon will run it next, backoff included; NULL when no daemon runs it).
 fetches        one row per HTTP request.
     id, source, url (as requested), status (HTTP status; NULL when no response),
     bytes (size of the body), elapsed (seconds), error (NULL on success),
@@ -39,7 +40,34 @@ flags          one row per (rule, kind, item_id): a rule selected a story.
 runs           one row per run over one source.
     id, source, started_at, finished_at, ok (1/0), pages_fetched, new_articles,
     new_ticker_items, duplicates, flags (new flags), errors (pages that failed),
-    error (why the run failed; NULL when ok).
+    error (why the run failed; NULL when ok), error_kind ('fetch': the source's page
+    could not be fetched, 'parser': it was fetched but parsed to nothing, 'internal',
+    'interrupted': cut short by a shutdown; NULL when ok), items_found (links, ticker
+    items and articles the parser found on the source's page; NULL when it was not
+    parsed), not_modified (1 when the source's page answered 304 Not Modified).
+http_validators  the ETag / Last-Modified a source's page last answered with, sent
+    back as If-None-Match / If-Modified-Since so an unchanged page costs no body.
+    url (primary key, as requested), etag, last_modified, checked_at.
+unavailable_urls  article URLs that failed in a way retrying soon will not fix (404,
+    410, not HTML, too large, ...): not requested again before retry_at (one day,
+    doubling with each further failure, at most a week).
+    url (primary key, canonical), status, error, failures, first_failed_at,
+    last_failed_at, retry_at.
+alert_channels  one row per apprise URL of an [[alerts]] target (see newswatch.notify).
+    id, target (the target's name), url_digest (a hash of the URL: URLs often hold
+    secrets, so they are never stored), label (the URL with its secrets masked), rule
+    (NULL: every rule), watching_since (it owes the flags made from then on), active (1
+    while configured), failures (consecutive failed sends), last_error, last_failure_at,
+    last_success_at, retry_at (no attempt before then; NULL when not failing).
+alert_messages  the outbox: one row per message claimed for a channel.
+    id, channel_id, key (idempotency key, sent to webhooks as the Idempotency-Key header),
+    title, body (fixed when claimed, so a retry sends the same text), flags (how many it
+    carries), state ('pending', 'sending', 'sent'), attempts, created_at, last_attempt_at,
+    lease_until (while 'sending': past it, the send is taken to have been cut short),
+    sent_at, error (of the last failed attempt).
+alert_deliveries  which message carries which flag to which channel: a flag goes into
+    one message per channel, ever.
+    channel_id, rule, kind, item_id (as in flags), message_id.
 articles_fts   FTS5 index (porter stemming) over articles.title and articles.body,
     original articles only, kept in sync by triggers:
     SELECT url, title FROM articles WHERE id IN
@@ -56,12 +84,16 @@ flagged        every flag with its story, one row per flag:
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sqlite3
+import statistics
+import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Protocol
@@ -72,9 +104,23 @@ from newswatch.dedup import canonical_url, fingerprint, is_followable
 from newswatch.errors import NewswatchError
 from newswatch.models import Article, Page, TickerItem
 
+log = logging.getLogger(__name__)
+
 BUSY_TIMEOUT_SECONDS = 30.0
+_SLOW_LOCK_SECONDS = 1.0
+"""Waiting this long for the write lock is worth a warning in the log."""
+UNAVAILABLE_RETRY = timedelta(days=1)
+"""A URL that failed for good is asked again after this long, doubling with each failure..."""
+UNAVAILABLE_RETRY_MAX = timedelta(days=7)
+"""... up to this."""
+RECENT_RUNS = 10
+"""Runs the "usual" item count is the median of."""
 _BATCH_SIZE = 500
 """Rows per query when walking or looking up many rows (well under SQLite's variable limit)."""
+
+
+class DatabaseBusy(NewswatchError):
+    """Another program held the database's write lock for longer than the busy timeout."""
 
 
 class RuleMatchLike(Protocol):
@@ -110,6 +156,14 @@ class SaveResult:
     seen_ticker_items: int
     """Already stored: last_seen and seen_count were bumped."""
     new_flags: int
+
+
+@dataclass(frozen=True)
+class HttpValidators:
+    """What makes a request conditional: sent back as If-None-Match / If-Modified-Since."""
+
+    etag: str | None
+    last_modified: str | None
 
 
 @dataclass(frozen=True)
@@ -244,11 +298,155 @@ FROM flags JOIN ticker_items ON flags.kind = 'ticker' AND ticker_items.id = flag
 """
 
 
-def _create_schema_v1(db: sqlite_utils.Database) -> None:
-    db.executescript(_SCHEMA_V1)
+_SCHEMA_V2 = """
+CREATE TABLE http_validators (
+    url TEXT PRIMARY KEY,
+    etag TEXT,
+    last_modified TEXT,
+    checked_at TEXT NOT NULL
+);
+CREATE TABLE unavailable_urls (
+    url TEXT PRIMARY KEY,
+    status INTEGER,
+    error TEXT,
+    failures INTEGER NOT NULL,
+    first_failed_at TEXT NOT NULL,
+    last_failed_at TEXT NOT NULL,
+    retry_at TEXT NOT NULL
+);
+ALTER TABLE sources ADD COLUMN next_run_at TEXT;
+ALTER TABLE runs ADD COLUMN error_kind TEXT;
+ALTER TABLE runs ADD COLUMN items_found INTEGER;
+ALTER TABLE runs ADD COLUMN not_modified INTEGER NOT NULL DEFAULT 0;
+"""
 
 
-MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_create_schema_v1,)
+def _statements(script: str) -> Iterator[str]:
+    """Split an SQL script into statements (triggers included) for `execute`.
+
+    `executescript` would commit first and run outside our transaction, so a kill
+    midway through a migration could leave half a schema behind.
+    """
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending.strip()
+            pending = ""
+    if pending.strip():
+        raise ValueError(f"incomplete SQL statement: {pending.strip()[:60]!r}")
+
+
+def _run_script(script: str) -> Callable[[sqlite_utils.Database], None]:
+    def migrate(db: sqlite_utils.Database) -> None:
+        for statement in _statements(script):
+            db.execute(statement)
+
+    return migrate
+
+
+@dataclass(frozen=True)
+class AlertChannel:
+    """One URL of one alert target as the database knows it: by a digest, since URLs
+    often hold secrets."""
+
+    target: str
+    url_digest: str
+    label: str
+    """The URL with its secrets masked."""
+    rule: str | None
+    """None: flags of every rule."""
+
+
+_SCHEMA_V3 = """
+CREATE TABLE alert_channels (
+    id INTEGER PRIMARY KEY,
+    target TEXT NOT NULL,
+    url_digest TEXT NOT NULL,
+    label TEXT NOT NULL,
+    rule TEXT,
+    watching_since TEXT NOT NULL,
+    active INTEGER NOT NULL DEFAULT 1,
+    failures INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    last_failure_at TEXT,
+    last_success_at TEXT,
+    retry_at TEXT,
+    UNIQUE (target, url_digest)
+);
+CREATE TABLE alert_messages (
+    id INTEGER PRIMARY KEY,
+    channel_id INTEGER NOT NULL REFERENCES alert_channels(id),
+    key TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    flags INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'sent')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    last_attempt_at TEXT,
+    lease_until TEXT,
+    sent_at TEXT,
+    error TEXT
+);
+CREATE INDEX alert_messages_by_channel ON alert_messages(channel_id, state);
+CREATE TABLE alert_deliveries (
+    channel_id INTEGER NOT NULL REFERENCES alert_channels(id),
+    rule TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    item_id INTEGER NOT NULL,
+    message_id INTEGER NOT NULL REFERENCES alert_messages(id),
+    PRIMARY KEY (channel_id, rule, kind, item_id)
+);
+"""
+
+_OWED_FLAGS = """
+SELECT flagged.* FROM flagged JOIN alert_channels AS channel ON channel.id = :channel
+WHERE flagged.flagged_at >= channel.watching_since
+  AND (channel.rule IS NULL OR flagged.rule = channel.rule)
+  AND NOT EXISTS (
+      SELECT 1 FROM alert_deliveries AS sent WHERE sent.channel_id = channel.id
+      AND sent.rule = flagged.rule AND sent.kind = flagged.kind AND sent.item_id = flagged.item_id)
+ORDER BY flagged.flagged_at, flagged.kind, flagged.item_id
+"""
+"""The flags a channel owes: of its rule, flagged since it watches, in none of its messages."""
+
+ExportKind = Literal["articles", "ticker", "flagged"]
+_EXPORTS: dict[str, tuple[str, str, str]] = {
+    "articles": ("articles", "first_seen", "id"),
+    "ticker": ("ticker_items", "first_seen", "id"),
+    "flagged": ("flagged", "flagged_at", "flagged_at, kind, item_id"),
+}
+"""kind: (table or view, the column `since` compares with, order)."""
+
+
+def _export_query(
+    kind: ExportKind, *, rule: str | None, since: date | None
+) -> tuple[str, dict[str, str]]:
+    table, time_column, order = _EXPORTS[kind]
+    conditions: list[str] = []
+    params: dict[str, str] = {}
+    if rule is not None:
+        params["rule"] = rule
+        if kind == "flagged":
+            conditions.append("rule = :rule")
+        else:
+            flag_kind = "article" if kind == "articles" else "ticker"
+            conditions.append(
+                f"id IN (SELECT item_id FROM flags WHERE kind = '{flag_kind}' AND rule = :rule)"
+            )
+    if since is not None:
+        conditions.append(f"{time_column} >= :since")
+        params["since"] = utc_iso(since) if isinstance(since, datetime) else since.isoformat()
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    return f"SELECT * FROM {table}{where} ORDER BY {order}", params
+
+
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
+    _run_script(_SCHEMA_V1),
+    _run_script(_SCHEMA_V2),
+    _run_script(_SCHEMA_V3),
+)
 """MIGRATIONS[n] upgrades a database from user_version n to n + 1. Append only."""
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -310,8 +508,28 @@ class Store:
     @contextmanager
     def _transaction(self) -> Iterator[None]:
         """BEGIN IMMEDIATE takes the write lock up front, so a second writer waits for the
-        busy timeout instead of failing midway when its read turns into a write."""
-        self.db.execute("BEGIN IMMEDIATE")
+        busy timeout instead of failing midway when its read turns into a write.
+
+        Readers never block us (WAL); another writer can, and a long wait is logged so
+        whoever holds the lock can be found.
+        """
+        asked = time.monotonic()
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) and "busy" not in str(error):
+                raise
+            raise DatabaseBusy(
+                f"{self.path}: another program held the write lock for more than "
+                f"{BUSY_TIMEOUT_SECONDS:g}s ({error}); nothing was written"
+            ) from error
+        waited = time.monotonic() - asked
+        if waited >= _SLOW_LOCK_SECONDS:
+            log.warning(
+                "%s: waited %.1fs for another program to release the write lock",
+                self.path,
+                waited,
+            )
         try:
             yield
             self.db.commit()
@@ -514,6 +732,9 @@ class Store:
         flags: int,
         errors: int,
         error: str | None = None,
+        error_kind: str | None = None,
+        items_found: int | None = None,
+        not_modified: bool = False,
     ) -> None:
         record = {
             "source": source,
@@ -527,9 +748,82 @@ class Store:
             "flags": flags,
             "errors": errors,
             "error": error,
+            "error_kind": error_kind,
+            "items_found": items_found,
+            "not_modified": int(not_modified),
         }
         with self._transaction():
             self._insert("runs", record)
+
+    def set_next_run(self, source: str, when: datetime | None) -> None:
+        """What the daemon plans, for `newswatch status`; None: no daemon runs it."""
+        with self._transaction():
+            self.db.execute(
+                "UPDATE sources SET next_run_at = ? WHERE name = ?",
+                [utc_iso(when) if when else None, source],
+            )
+
+    def clear_next_runs(self) -> None:
+        """The daemon stops: nothing is planned any more."""
+        with self._transaction():
+            self.db.execute("UPDATE sources SET next_run_at = NULL")
+
+    def validators(self, url: str) -> HttpValidators | None:
+        """The ETag / Last-Modified `url` last answered with, if a complete run kept them."""
+        row = self.db.execute(
+            "SELECT etag, last_modified FROM http_validators WHERE url = ?", [url]
+        ).fetchone()
+        return HttpValidators(etag=row[0], last_modified=row[1]) if row else None
+
+    def save_validators(self, url: str, *, etag: str | None, last_modified: str | None) -> None:
+        """Keep the validators of a page whose every link was followed; none: forget."""
+        if etag is None and last_modified is None:
+            self.forget_validators(url)
+            return
+        with self._transaction():
+            self.db.execute(
+                "INSERT INTO http_validators (url, etag, last_modified, checked_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET etag = excluded.etag,"
+                " last_modified = excluded.last_modified, checked_at = excluded.checked_at",
+                [url, etag, last_modified, self._now()],
+            )
+
+    def forget_validators(self, url: str) -> None:
+        """The next request for `url` is unconditional (its last run left work undone)."""
+        with self._transaction():
+            self.db.execute("DELETE FROM http_validators WHERE url = ?", [url])
+
+    def mark_unavailable(self, url: str, *, status: int | None, error: str) -> None:
+        """Remember that `url` failed for good; it is skipped until its retry time."""
+        now = self._clock()
+        key = canonical_url(url)
+        with self._transaction():
+            row = self.db.execute(
+                "SELECT failures FROM unavailable_urls WHERE url = ?", [key]
+            ).fetchone()
+            failures = (row[0] if row else 0) + 1
+            wait = min(UNAVAILABLE_RETRY * 2 ** (failures - 1), UNAVAILABLE_RETRY_MAX)
+            self.db.execute(
+                "INSERT INTO unavailable_urls (url, status, error, failures, first_failed_at,"
+                " last_failed_at, retry_at)"
+                " VALUES (:url, :status, :error, :failures, :now, :now, :retry)"
+                " ON CONFLICT (url) DO UPDATE SET status = excluded.status,"
+                " error = excluded.error, failures = :failures,"
+                " last_failed_at = excluded.last_failed_at, retry_at = excluded.retry_at",
+                {
+                    "url": key,
+                    "status": status,
+                    "error": error,
+                    "failures": failures,
+                    "now": utc_iso(now),
+                    "retry": utc_iso(now + wait),
+                },
+            )
+
+    def clear_unavailable(self, url: str) -> None:
+        """`url` answered again."""
+        with self._transaction():
+            self.db.execute("DELETE FROM unavailable_urls WHERE url = ?", [canonical_url(url)])
 
     def reapply_rules(self, matcher: Matcher) -> ReapplyResult:
         """Re-judge every stored original article and ticker item after the rules changed.
@@ -609,6 +903,47 @@ class Store:
 
     # --- reading -------------------------------------------------------------------------
 
+    def unavailable_urls(self, urls: Iterable[str]) -> dict[str, bool]:
+        """Those of `urls` (canonical) that failed for good before: True when still to be
+        skipped, False when their retry time has come."""
+        wanted = [canonical_url(url) for url in urls if is_followable(url)]
+        now = self._now()
+        found: dict[str, bool] = {}
+        for start in range(0, len(wanted), _BATCH_SIZE):
+            chunk = wanted[start : start + _BATCH_SIZE]
+            placeholders = ", ".join("?" * len(chunk))
+            for url, retry_at in self.db.execute(
+                f"SELECT url, retry_at FROM unavailable_urls WHERE url IN ({placeholders})", chunk
+            ):
+                found[url] = retry_at > now
+        return found
+
+    def unfetched_ticker_urls(self, source: str, *, limit: int = 1000) -> list[str]:
+        """Ticker targets `source` saw first whose article is not stored (nor known to be
+        unavailable), newest first: links an earlier run found but could not follow
+        (page budget, transient failures, a shutdown)."""
+        return [
+            row[0]
+            for row in self.db.execute(
+                "SELECT url FROM ticker_items WHERE source = :source"
+                " AND NOT EXISTS (SELECT 1 FROM articles WHERE articles.url = ticker_items.url)"
+                " AND NOT EXISTS (SELECT 1 FROM unavailable_urls"
+                "   WHERE unavailable_urls.url = ticker_items.url AND retry_at > :now)"
+                " ORDER BY first_seen DESC, id DESC LIMIT :limit",
+                {"source": source, "now": self._now(), "limit": limit},
+            )
+        ]
+
+    def consecutive_failures(self, source: str) -> int:
+        """Failed runs since the last good one; runs cut short by a shutdown do not count."""
+        failures: int = self.db.execute(
+            "SELECT count(*) FROM runs WHERE source = :name AND ok = 0"
+            " AND coalesce(error_kind, '') != 'interrupted' AND started_at >"
+            " coalesce((SELECT max(started_at) FROM runs WHERE source = :name AND ok = 1), '')",
+            {"name": source},
+        ).fetchone()[0]
+        return failures
+
     def known_article_urls(self, urls: Iterable[str]) -> set[str]:
         """Those of `urls` whose canonical form is already stored (as original or duplicate)."""
         by_canonical: dict[str, list[str]] = {}
@@ -679,35 +1014,44 @@ class Store:
             ) from error
 
     def source_status(self) -> list[dict[str, Any]]:
-        """Per source: what is stored, how the last run went, how long it has been failing."""
-        statuses = []
+        """Per source: what is stored, how its runs went, and one `health` word.
+
+        health: "ok" (the last run worked), "parser problem" (the source's page was
+        fetched but parsed to nothing: the site's layout has probably changed),
+        "backing off" (failing, and a daemon has put its next run off), "failing" (no
+        daemon runs it), or "never run". A run cut short by a shutdown says nothing about
+        health. A daemon killed without a chance to clean up leaves its last plans behind:
+        a next_run_at long past.
+        """
         names = [
             row[0]
             for row in self.db.execute(
                 "SELECT name FROM sources UNION SELECT source FROM runs ORDER BY 1"
             )
         ]
-        for name in names:
-            statuses.append(self._source_status(name))
-        return statuses
+        return [self._source_status(name) for name in names]
 
     def _source_status(self, name: str) -> dict[str, Any]:
         def scalar(sql: str) -> Any:
             return self.db.execute(sql, {"name": name}).fetchone()[0]
 
         source = self.db.execute(
-            "SELECT url, profile FROM sources WHERE name = ?", [name]
-        ).fetchone() or (None, None)
-        last_run = next(
-            self.db.query(
-                "SELECT * FROM runs WHERE source = :name ORDER BY started_at DESC, id DESC LIMIT 1",
-                {"name": name},
-            ),
-            None,
-        )
-        last_success = scalar("SELECT max(finished_at) FROM runs WHERE source = :name AND ok = 1")
+            "SELECT url, profile, next_run_at FROM sources WHERE name = ?", [name]
+        ).fetchone() or (None, None, None)
+        last_run = self._last_run(name, include_interrupted=True)
+        judged_run = self._last_run(name, include_interrupted=False)
+        failures = self.consecutive_failures(name)
+        recent_items = [
+            row[0]
+            for row in self.db.execute(
+                "SELECT items_found FROM runs WHERE source = ? AND ok = 1"
+                " AND items_found IS NOT NULL ORDER BY started_at DESC, id DESC LIMIT ?",
+                [name, RECENT_RUNS],
+            )
+        ]
         status: dict[str, Any] = {
             "name": name,
+            "health": _health(judged_run, next_run_at=source[2]),
             "url": source[0],
             "profile": source[1],
             "articles": scalar(
@@ -718,28 +1062,276 @@ class Store:
             ),
             "ticker_items": scalar("SELECT count(*) FROM ticker_items WHERE source = :name"),
             "flags": scalar("SELECT count(*) FROM flagged WHERE source = :name"),
-            "last_success_at": last_success,
-            "consecutive_failures": scalar(
-                "SELECT count(*) FROM runs WHERE source = :name AND ok = 0 AND started_at >"
-                " coalesce((SELECT max(started_at) FROM runs WHERE source = :name AND ok = 1), '')"
+            "last_success_at": scalar(
+                "SELECT max(finished_at) FROM runs WHERE source = :name AND ok = 1"
             ),
+            "consecutive_failures": failures,
+            "usual_items": statistics.median_low(recent_items) if recent_items else None,
+            "next_run_at": source[2],
         }
-        for column in (
-            "started_at",
-            "finished_at",
-            "ok",
-            "pages_fetched",
-            "new_articles",
-            "new_ticker_items",
-            "duplicates",
-            "flags",
-            "errors",
-            "error",
-        ):
+        for column in _RUN_STATUS_COLUMNS:
             status[f"last_run_{column}"] = last_run[column] if last_run else None
         if last_run:
             status["last_run_ok"] = bool(last_run["ok"])
+            status["last_run_not_modified"] = bool(last_run["not_modified"])
         return status
+
+    def _last_run(self, name: str, *, include_interrupted: bool) -> dict[str, Any] | None:
+        condition = "" if include_interrupted else " AND coalesce(error_kind, '') != 'interrupted'"
+        return next(
+            self.db.query(
+                f"SELECT * FROM runs WHERE source = :name{condition}"
+                " ORDER BY started_at DESC, id DESC LIMIT 1",
+                {"name": name},
+            ),
+            None,
+        )
+
+    # --- alerts (the outbox of newswatch.notify) and exports ------------------------------
+
+    def now(self) -> datetime:
+        """The store's clock, so callers judge times the way the store records them."""
+        return self._clock()
+
+    def sync_alert_channels(self, channels: Sequence[AlertChannel]) -> dict[tuple[str, str], int]:
+        """Record the configured channels; returns their ids by (target, url_digest).
+
+        A new channel, or one whose rule changed, owes only what is flagged from now on.
+        Channels no longer configured are kept, with active = 0.
+        """
+        now = self._now()
+        ids: dict[tuple[str, str], int] = {}
+        with self._transaction():
+            self.db.execute("UPDATE alert_channels SET active = 0")
+            for channel in channels:
+                key = (channel.target, channel.url_digest)
+                row = self.db.execute(
+                    "SELECT id, rule, watching_since FROM alert_channels"
+                    " WHERE target = ? AND url_digest = ?",
+                    key,
+                ).fetchone()
+                if row is None:
+                    record = {
+                        "target": channel.target,
+                        "url_digest": channel.url_digest,
+                        "label": channel.label,
+                        "rule": channel.rule,
+                        "watching_since": now,
+                    }
+                    ids[key] = self._insert("alert_channels", record)
+                    continue
+                ids[key] = row[0]
+                self.db.execute(
+                    "UPDATE alert_channels SET label = ?, rule = ?, watching_since = ?,"
+                    " active = 1 WHERE id = ?",
+                    [
+                        channel.label,
+                        channel.rule,
+                        row[2] if row[1] == channel.rule else now,
+                        row[0],
+                    ],
+                )
+        return ids
+
+    def alert_channel(self, channel_id: int) -> dict[str, Any]:
+        """A channel's row, plus last_message_at: when its latest message was claimed."""
+        row: dict[str, Any] = next(
+            self.db.query(
+                "SELECT *, (SELECT max(created_at) FROM alert_messages WHERE channel_id = :id)"
+                " AS last_message_at FROM alert_channels WHERE id = :id",
+                {"id": channel_id},
+            )
+        )
+        return row
+
+    def unfinished_alert_message(self, channel_id: int) -> dict[str, Any] | None:
+        """The channel's oldest message not sent yet ('pending' or 'sending')."""
+        return next(
+            self.db.query(
+                "SELECT * FROM alert_messages WHERE channel_id = ? AND state != 'sent'"
+                " ORDER BY id LIMIT 1",
+                [channel_id],
+            ),
+            None,
+        )
+
+    def claim_alert_message(
+        self,
+        channel_id: int,
+        *,
+        limit: int,
+        render: Callable[[list[dict[str, Any]]], tuple[str, str]],
+    ) -> dict[str, Any] | None:
+        """Put up to `limit` flags the channel owes (rows of `flagged`, oldest first) into
+        one new message, atomically; None when it owes nothing.
+
+        Its key, title and body (`render`'s) are fixed from now on, and its flags are owed
+        no more, whatever becomes of the message.
+        """
+        with self._transaction():
+            rows = [
+                row | {column: json.loads(row[column]) for column in _JSON_COLUMNS}
+                for row in self.db.query(
+                    f"{_OWED_FLAGS} LIMIT :limit", {"channel": channel_id, "limit": limit}
+                )
+            ]
+            if not rows:
+                return None
+            title, body = render(rows)
+            record = {
+                "channel_id": channel_id,
+                "key": uuid.uuid4().hex,
+                "title": title,
+                "body": body,
+                "flags": len(rows),
+                "state": "pending",
+                "created_at": self._now(),
+            }
+            message_id = self._insert("alert_messages", record)
+            for row in rows:
+                self.db.execute(
+                    "INSERT INTO alert_deliveries (channel_id, rule, kind, item_id, message_id)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    [channel_id, row["rule"], row["kind"], row["item_id"], message_id],
+                )
+            message: dict[str, Any] = next(
+                self.db.query("SELECT * FROM alert_messages WHERE id = ?", [message_id])
+            )
+        return message
+
+    def begin_alert_send(self, message_id: int, *, attempts: int, lease_until: datetime) -> bool:
+        """Mark a message 'sending' until `lease_until`; False if another process got there
+        first (its attempt count is no longer `attempts`)."""
+        with self._transaction():
+            updated = self.db.execute(
+                "UPDATE alert_messages SET state = 'sending', attempts = attempts + 1,"
+                " last_attempt_at = ?, lease_until = ?"
+                " WHERE id = ? AND attempts = ? AND state != 'sent'",
+                [self._now(), utc_iso(lease_until), message_id, attempts],
+            ).rowcount
+        return bool(updated)
+
+    def finish_alert_send(self, message_id: int) -> None:
+        """The message was accepted: it is sent, and its channel is healthy."""
+        now = self._now()
+        with self._transaction():
+            self.db.execute(
+                "UPDATE alert_messages SET state = 'sent', sent_at = ?, lease_until = NULL"
+                " WHERE id = ?",
+                [now, message_id],
+            )
+            self.db.execute(
+                "UPDATE alert_channels SET failures = 0, retry_at = NULL, last_success_at = ?"
+                " WHERE id = (SELECT channel_id FROM alert_messages WHERE id = ?)",
+                [now, message_id],
+            )
+
+    def fail_alert_send(self, message_id: int, *, error: str, retry_at: datetime) -> None:
+        """The message was not accepted: it waits, unchanged, and its channel backs off."""
+        now = self._now()
+        with self._transaction():
+            self.db.execute(
+                "UPDATE alert_messages SET state = 'pending', error = ?, lease_until = NULL"
+                " WHERE id = ?",
+                [error, message_id],
+            )
+            self.db.execute(
+                "UPDATE alert_channels SET failures = failures + 1, last_error = ?,"
+                " last_failure_at = ?, retry_at = ?"
+                " WHERE id = (SELECT channel_id FROM alert_messages WHERE id = ?)",
+                [error, now, utc_iso(retry_at), message_id],
+            )
+
+    def alert_status(self) -> list[dict[str, Any]]:
+        """Per configured channel: health ('ok' or 'failing'), its failures, its backlog.
+
+        owed: flags not put into a message yet; unsent: messages claimed but not sent.
+        """
+        statuses = []
+        for channel in self.db.query(
+            "SELECT * FROM alert_channels WHERE active = 1 ORDER BY target, label"
+        ):
+            owed: int = self.db.execute(
+                f"SELECT count(*) FROM ({_OWED_FLAGS})", {"channel": channel["id"]}
+            ).fetchone()[0]
+            unsent: int = self.db.execute(
+                "SELECT count(*) FROM alert_messages WHERE channel_id = ? AND state != 'sent'",
+                [channel["id"]],
+            ).fetchone()[0]
+            statuses.append(
+                {
+                    "target": channel["target"],
+                    "channel": channel["label"],
+                    "rule": channel["rule"],
+                    "health": "failing" if channel["failures"] else "ok",
+                    "failures": channel["failures"],
+                    "last_error": channel["last_error"],
+                    "last_failure_at": channel["last_failure_at"],
+                    "last_success_at": channel["last_success_at"],
+                    "retry_at": channel["retry_at"],
+                    "owed": owed,
+                    "unsent": unsent,
+                }
+            )
+        return statuses
+
+    def iter_rows(
+        self,
+        kind: ExportKind,
+        *,
+        rule: str | None = None,
+        since: date | None = None,
+        decode_json: bool = False,
+    ) -> Iterator[dict[str, Any]]:
+        """Every article, ticker item or flagged story, read lazily from one cursor a batch
+        at a time: constant memory however many rows, and one consistent snapshot.
+
+        rule: only stories this rule flagged. since: only articles and ticker items first
+        seen, or flags made, on or after it. decode_json: list columns as lists, not text.
+        """
+        sql, params = _export_query(kind, rule=rule, since=since)
+        cursor = self.db.execute(sql, params)
+        columns = [description[0] for description in cursor.description]
+        lists = [column for column in columns if decode_json and column in _JSON_COLUMNS]
+        while batch := cursor.fetchmany(_BATCH_SIZE):
+            for values in batch:
+                row = dict(zip(columns, values, strict=True))
+                yield row | {column: json.loads(row[column]) for column in lists}
+
+    def export_columns(self, kind: ExportKind) -> list[str]:
+        """The columns iter_rows gives for `kind`, even when there are no rows."""
+        sql, params = _export_query(kind, rule=None, since=None)
+        cursor = self.db.execute(f"{sql} LIMIT 0", params)
+        return [description[0] for description in cursor.description]
+
+
+_RUN_STATUS_COLUMNS = (
+    "started_at",
+    "finished_at",
+    "ok",
+    "pages_fetched",
+    "items_found",
+    "not_modified",
+    "new_articles",
+    "new_ticker_items",
+    "duplicates",
+    "flags",
+    "errors",
+    "error",
+    "error_kind",
+)
+
+
+def _health(last_run: Mapping[str, Any] | None, *, next_run_at: str | None) -> str:
+    if last_run is None:
+        return "never run"
+    if last_run["ok"]:
+        return "ok"
+    if last_run["error_kind"] == "parser":
+        return "parser problem"
+    if next_run_at is not None:  # a daemon runs it, and put it off after the failure
+        return "backing off"
+    return "failing"
 
 
 def _article_fields(title: str, body: str) -> Mapping[str, str]:

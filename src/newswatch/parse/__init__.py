@@ -1,12 +1,90 @@
-"""Page parsers: one generic engine applying site profiles kept as data (TOML files).
+"""Page parsers: one generic engine applying site profiles kept as data (TOML files), plus two
+built-in profiles that need no description of the site: "feed" (RSS and Atom) and "generic"
+(any news site, by trafilatura).
 
 What is specific to a site (selectors, line patterns, date formats, link rules) lives in a
 profile; the bundled ones are in `profiles/`, and a user may point at a file of their own.
-`parse_page` is pure: it never fetches and never raises on bad HTML; what it could not find
+`parse_page` is pure: it never fetches and never raises on bad input; what it could not find
 is reported in `Page.warnings`.
 """
 
-from newswatch.parse.engine import parse_page
-from newswatch.parse.profile import Profile, available_profiles, load_profile
+from __future__ import annotations
 
-__all__ = ["Profile", "available_profiles", "load_profile", "parse_page"]
+from pathlib import Path
+from typing import TypeAlias
+
+from newswatch.errors import ConfigError
+from newswatch.models import Page
+from newswatch.parse.engine import parse_page as parse_site_page
+from newswatch.parse.feed import FEED, FeedProfile, ParsedFeed, parse_feed
+from newswatch.parse.generic import (
+    GENERIC,
+    GenericProfile,
+    discover_feeds,
+    looks_like_article,
+    parse_generic,
+)
+from newswatch.parse.profile import Profile as SiteProfile
+from newswatch.parse.profile import available_profiles
+from newswatch.parse.profile import load_profile as load_site_profile
+
+Profile: TypeAlias = SiteProfile | FeedProfile | GenericProfile
+"""Any profile `parse_page` accepts: a site described in TOML, or a built-in one."""
+
+BUILTIN_PROFILES: dict[str, FeedProfile | GenericProfile] = {
+    FEED: FeedProfile(),
+    GENERIC: GenericProfile(),
+}
+
+
+def profile_names() -> list[str]:
+    """Every profile a source may name: the built-in ones, then the bundled TOML ones
+    (`available_profiles`)."""
+    return [*BUILTIN_PROFILES, *available_profiles()]
+
+
+def load_profile(name_or_path: str | Path) -> Profile:
+    """A built-in profile ("feed", "generic"), a bundled one by name, or a profile file by
+    path (a Path, or a str ending in .toml or containing a slash)."""
+    if isinstance(name_or_path, str) and name_or_path in BUILTIN_PROFILES:
+        return BUILTIN_PROFILES[name_or_path]
+    try:
+        return load_site_profile(name_or_path)
+    except ConfigError as exc:
+        if exc.path is not None or exc.key != "profile":
+            raise
+        known = ", ".join(profile_names())
+        raise ConfigError(
+            None,
+            "profile",
+            f"unknown profile {name_or_path!r} (available: {known}; or give a .toml file)",
+        ) from None
+
+
+def parse_page(html: str, url: str, profile: Profile) -> Page:
+    """What `profile` finds on one page; missing or odd parts become warnings, never errors.
+
+    For the feed profile this is the feed's entries as links; `parse_feed` also gives the
+    entries that carry whole stories as articles."""
+    if isinstance(profile, FeedProfile):
+        return parse_feed(html, url).page
+    if isinstance(profile, GenericProfile):
+        return parse_generic(html, url)
+    return parse_site_page(html, url, profile)
+
+
+__all__ = [
+    "BUILTIN_PROFILES",
+    "FeedProfile",
+    "GenericProfile",
+    "ParsedFeed",
+    "Profile",
+    "SiteProfile",
+    "available_profiles",
+    "discover_feeds",
+    "load_profile",
+    "looks_like_article",
+    "parse_feed",
+    "parse_page",
+    "profile_names",
+]

@@ -1,0 +1,278 @@
+"""`newswatch run` as a subprocess, as systemd would run it: cycles, SIGTERM, SIGHUP,
+SIGKILL mid-run, and other programs holding the database."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from newswatch.sampleserver import SampleSite
+from newswatch.store import Store
+from tests.conftest import FIXTURES, Route, ScriptedServer
+
+HOME = "/webpro1/main/newshome.asp"
+ARTICLES = {f"14058{n:02d}" for n in range(1, 13)}
+RUN_MESSAGES = {"run finished", "run failed", "run interrupted"}
+
+
+@pytest.fixture
+def site_root(tmp_path: Path) -> Path:
+    """A copy of the fixture portal, so a test can publish new stories while it runs."""
+    root = tmp_path / "portal"
+    shutil.copytree(FIXTURES / "portal", root)
+    return root
+
+
+@pytest.fixture
+def site(site_root: Path) -> Iterator[SampleSite]:
+    with SampleSite(site_root) as served:
+        yield served
+
+
+def write_config(path: Path, sources: list[dict[str, Any]], **settings: Any) -> Path:
+    values = {"database": "news.db", "per_host_delay": 0, "timeout": "2s", "retries": 0}
+    values.update(settings)
+    lines = ["[settings]", *(f"{key} = {json.dumps(value)}" for key, value in values.items())]
+    for source in sources:
+        lines.append("[[sources]]")
+        lines.extend(f"{key} = {json.dumps(value)}" for key, value in source.items())
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+class Daemon:
+    """A `newswatch run` process; its log goes to a file (a pipe could fill and block it)."""
+
+    def __init__(self, config: Path) -> None:
+        self.log_path = config.parent / "daemon.log"
+        self.db = config.parent / "news.db"
+        env = {**os.environ, "NO_COLOR": "1"}
+        command = [sys.executable, "-m", "newswatch", "--config", str(config), "run"]
+        with self.log_path.open("w") as log:
+            self.process = subprocess.Popen(
+                [*command, "--log-format", "json"],
+                cwd=config.parent,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                env=env,
+            )
+
+    def signal(self, signum: int) -> None:
+        self.process.send_signal(signum)
+
+    def stop(self, timeout: float = 10) -> int:
+        """SIGTERM; the exit status, which must come within `timeout` seconds."""
+        self.signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout)
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        text = self.log_path.read_text(encoding="utf-8")
+        return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+    def raw_log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8")
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            assert self.process.poll() is None, f"the daemon died:\n{self.raw_log()}"
+            assert time.monotonic() < deadline, f"gave up waiting:\n{self.raw_log()}"
+            time.sleep(0.1)
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        return query(self.db, sql)
+
+    def count(self, sql: str) -> int:
+        found = self.rows(sql)
+        return int(found[0][0]) if found else 0
+
+
+def query(db: Path, sql: str) -> list[tuple[Any, ...]]:
+    if not db.exists():
+        return []
+    with sqlite3.connect(db, timeout=30) as connection:
+        try:
+            return connection.execute(sql).fetchall()
+        except sqlite3.OperationalError as error:
+            if "no such table" in str(error):
+                return []
+            raise
+
+
+@contextmanager
+def running(config: Path) -> Iterator[Daemon]:
+    daemon = Daemon(config)
+    try:
+        yield daemon
+    finally:
+        if daemon.process.poll() is None:
+            daemon.process.kill()
+            daemon.process.wait()
+
+
+def article_ids(db: Path) -> list[str]:
+    return [str(url).rsplit("=", 1)[-1] for (url,) in query(db, "SELECT url FROM articles")]
+
+
+def publish_story(site_root: Path, story_id: str) -> None:
+    """A new article page (a reworded copy of 1405808) and a link to it on the home page."""
+    main = site_root / "webpro1" / "main"
+    page = (main / "mainnews.asp__id=1405808").read_bytes().replace(b"Al Khaleej", b"Nouveau")
+    (main / f"mainnews.asp__id={story_id}").write_bytes(page)
+    home = main / "newshome.asp"
+    block = (
+        f'<div class="newsblock"><a class="newslinkgog" href="mainnews.asp?id={story_id}">'
+        "<b>Nouveau LNG Loads Another Cargo</b></a>"
+        '<span class="lblues">Qatar &gt;&gt; 3/28/2025</span></div>\n'
+    ).encode()
+    first = b'<div class="newsblock">'
+    home.write_bytes(home.read_bytes().replace(first, block + first, 1))
+
+
+def test_daemon_cycles_survives_a_faulty_source_and_stops_on_sigterm(
+    tmp_path: Path, site: SampleSite, site_root: Path, server: ScriptedServer
+) -> None:
+    server.add(
+        "/news.asp",
+        Route(status=500),
+        Route(action="reset"),
+        Route(status=429, headers={"Retry-After": "1"}),
+        Route(action="badgzip"),
+        Route(action="hang"),
+    )
+    config = write_config(
+        tmp_path / "newswatch.toml",
+        [
+            {"name": "home", "url": site.base_url + HOME, "interval": 1},
+            {"name": "middle-east", "url": site.base_url + "/webpro1/main/newslist.asp?id=ME"},
+            {"name": "faulty", "url": server.base_url + "/news.asp", "interval": 1},
+        ],
+    )
+    with running(config) as daemon:
+        daemon.wait_for(lambda: daemon.count("SELECT count(*) FROM runs WHERE source='home'") >= 3)
+        publish_story(site_root, "1405899")
+        daemon.wait_for(lambda: "1405899" in article_ids(daemon.db))
+        daemon.wait_for(lambda: daemon.count("SELECT count(*) FROM runs WHERE source='home'") >= 6)
+        with Store(daemon.db) as reader:
+            health = {row["name"]: row["health"] for row in reader.source_status()}
+        assert daemon.stop() == 0
+    assert health == {"home": "ok", "middle-east": "ok", "faulty": "backing off"}
+    db = daemon.db
+    ids = article_ids(db)
+    assert sorted(ids) == sorted(ARTICLES | {"1405899"})  # each story once
+    assert query(db, "SELECT count(*) FROM ticker_items") == [(11,)]
+    flagged = query(db, "SELECT kind, count(*) FROM flagged GROUP BY kind ORDER BY kind")
+    assert flagged == [("article", 3), ("ticker", 1)]
+    assert query(db, "PRAGMA integrity_check") == [("ok",)]
+
+    runs = Counter(source for (source,) in query(db, "SELECT source FROM runs"))
+    faulty = query(db, "SELECT ok, error FROM runs WHERE source = 'faulty'")
+    assert runs["home"] >= 6 and 1 <= runs["faulty"] < runs["home"]  # backed off
+    assert all(not ok and error for ok, error in faulty)
+    fetch_errors = query(db, "SELECT error FROM fetches WHERE source = 'faulty'")
+    assert fetch_errors and all(error for (error,) in fetch_errors)
+
+    lines = daemon.log_lines()
+    logged = Counter(line["source"] for line in lines if line["message"] in RUN_MESSAGES)
+    assert logged == runs  # one log line per run
+    first_home = next(line for line in lines if line.get("source") == "home")
+    assert first_home["new_articles"] == 11 and first_home["pages"] >= 13
+    assert "Traceback" not in daemon.raw_log()
+    assert lines[-1]["message"] == "newswatch daemon stopped"
+    assert query(db, "SELECT DISTINCT next_run_at FROM sources") == [(None,)]
+
+
+def test_sighup_reloads_the_configuration(tmp_path: Path, site: SampleSite) -> None:
+    home = {"name": "home", "url": site.base_url + HOME, "interval": 1}
+    config = write_config(tmp_path / "newswatch.toml", [home])
+    with running(config) as daemon:
+        daemon.wait_for(lambda: daemon.count("SELECT count(*) FROM runs") >= 1)
+        write_config(config, [{**home, "interval": "5 parsecs"}])
+        daemon.signal(signal.SIGHUP)
+        daemon.wait_for(lambda: "not reloaded" in daemon.raw_log())
+        middle_east = {
+            "name": "me",
+            "url": site.base_url + "/webpro1/main/newslist.asp?id=ME",
+            "interval": 1,
+        }
+        write_config(config, [home, middle_east])
+        daemon.signal(signal.SIGHUP)
+        daemon.wait_for(lambda: daemon.count("SELECT count(*) FROM runs WHERE source='me'") >= 1)
+        assert daemon.stop() == 0
+    [refusal] = [line for line in daemon.log_lines() if "not reloaded" in line["message"]]
+    assert "interval" in refusal["error"] and refusal["level"] == "ERROR"
+    assert any(line["message"] == "configuration reloaded" for line in daemon.log_lines())
+
+
+def test_sigkill_mid_run_loses_nothing_committed_and_the_next_run_completes(
+    tmp_path: Path, site: SampleSite, run_cli: Callable[..., Any]
+) -> None:
+    home = {"name": "home", "url": site.base_url + HOME, "interval": 10}
+    slow = write_config(tmp_path / "slow.toml", [home], per_host_delay=0.3)
+    with running(slow) as daemon:
+        daemon.wait_for(lambda: daemon.count("SELECT count(*) FROM articles") >= 3)
+        committed = set(article_ids(daemon.db))
+        daemon.process.kill()
+        daemon.process.wait(timeout=10)
+    db = daemon.db
+    assert query(db, "PRAGMA integrity_check") == [("ok",)]
+    survived = set(article_ids(db))
+    assert committed <= survived and len(survived) < len(ARTICLES)  # killed mid-run
+    assert query(db, "SELECT count(*) FROM runs") == [(0,)]  # the killed run never ended
+
+    fast = write_config(tmp_path / "fast.toml", [home])
+    result = run_cli("--config", str(fast), "fetch")
+    assert result.returncode == 0, result.stderr
+    ids = article_ids(db)
+    assert sorted(ids) == sorted(ARTICLES)  # the rest fetched, nothing twice
+    assert query(db, "SELECT count(*) FROM ticker_items") == [(11,)]
+    assert query(db, "SELECT kind, count(*) FROM flagged GROUP BY kind ORDER BY kind") == [
+        ("article", 3),
+        ("ticker", 1),
+    ]
+    assert query(db, "PRAGMA integrity_check") == [("ok",)]
+
+
+def test_long_readers_and_a_writer_holding_the_lock_do_not_stop_the_daemon(
+    tmp_path: Path, site: SampleSite
+) -> None:
+    home = {"name": "home", "url": site.base_url + HOME, "interval": 10}
+    config = write_config(tmp_path / "newswatch.toml", [home], per_host_delay=0.1)
+    db = tmp_path / "news.db"
+    Store(db).close()  # the schema exists before anyone reads
+    reader = sqlite3.connect(db, isolation_level=None)
+    reader.execute("BEGIN")
+    assert reader.execute("SELECT count(*) FROM articles").fetchone() == (0,)
+    try:
+        with running(config) as daemon:
+            daemon.wait_for(lambda: daemon.count("SELECT count(*) FROM articles") >= 2)
+            writer = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+            writer.execute("BEGIN IMMEDIATE")
+            holding = threading.Timer(3, writer.execute, ["COMMIT"])
+            holding.start()
+            daemon.wait_for(lambda: daemon.count("SELECT count(*) FROM runs") >= 1)
+            holding.join()
+            writer.close()
+            assert reader.execute("SELECT count(*) FROM articles").fetchone() == (0,)  # snapshot
+            assert daemon.stop() == 0
+    finally:
+        reader.execute("COMMIT")
+        reader.close()
+    assert sorted(article_ids(db)) == sorted(ARTICLES)
+    assert query(db, "SELECT ok FROM runs") == [(1,)]
+    assert any("write lock" in line["message"] for line in daemon.log_lines())
+    assert "Traceback" not in daemon.raw_log()
