@@ -268,6 +268,8 @@ class Daemon:
 
     def reload(self) -> bool:
         """Re-read the configuration (SIGHUP); on any error keep running with the old one."""
+        if self._stopping:
+            return False
         try:
             config = self._load_config()
             if not config.sources:
@@ -300,7 +302,6 @@ class Daemon:
         """A new source runs soon: within a few seconds, spread so sources do not collide."""
         stagger = random.uniform(0, min(START_STAGGER_SECONDS, jitter_for(source.interval)))
         first_run = now + timedelta(seconds=stagger)
-        self.store.upsert_source(source.name, source.url, source.profile)
         self._scheduler.add_job(
             self._run_source,
             trigger=source_trigger(source, now),
@@ -310,7 +311,7 @@ class Daemon:
             next_run_time=first_run,
             replace_existing=True,
         )
-        self.store.set_next_run(source.name, first_run)
+        self._publish_plan(source.name, first_run, source)
 
     def _sync_jobs(self, old: Config, new: Config) -> dict[str, str]:
         before = {s.name: s for s in old.sources}
@@ -325,12 +326,12 @@ class Daemon:
         ]
         for name in removed:
             self._scheduler.remove_job(name)
-            self.store.set_next_run(name, None)
+            self._publish_plan(name, None)
         for name in added:
             self._add_job(after[name], now)
         for name in rescheduled:
             job = self._scheduler.reschedule_job(name, trigger=source_trigger(after[name], now))
-            self.store.set_next_run(name, job.next_run_time)
+            self._publish_plan(name, job.next_run_time)
         return {
             "added": ",".join(added),
             "removed": ",".join(removed),
@@ -376,8 +377,7 @@ class Daemon:
         if job is None or self._stopping:
             return None
         next_run: datetime | None = job.next_run_time
-        failures = self.store.consecutive_failures(source.name)
-        if failures:
+        if failures := self.store.consecutive_failures(source.name):
             now = datetime.now(UTC)
             period = source_period(source, now)
             delay = backoff_delay(period, failures) + random.uniform(0, jitter_for(period))
@@ -385,8 +385,20 @@ class Daemon:
             if next_run is None or delayed > next_run:
                 job = job.modify(next_run_time=delayed)
                 next_run = delayed
-        self.store.set_next_run(source.name, next_run)
+        self._publish_plan(source.name, next_run)
         return next_run
+
+    def _publish_plan(self, name: str, when: datetime | None, new: Source | None = None) -> None:
+        """Tell `newswatch status` when a source runs next (and about a new source). Only
+        for show: a database held locked by another program is logged, not fatal."""
+        try:
+            if new is not None:
+                self.store.upsert_source(new.name, new.url, new.profile)
+            self.store.set_next_run(name, when)
+        except NewswatchError as exc:
+            log.warning(
+                "next run not recorded", extra={"fields": {"source": name, "error": str(exc)}}
+            )
 
     # --- stopping -----------------------------------------------------------------------
 
@@ -419,7 +431,10 @@ class Daemon:
                     extra={"fields": {"runs": len(pending)}},
                 )
         self._scheduler.shutdown(wait=False)
-        self.store.clear_next_runs()
+        try:
+            self.store.clear_next_runs()
+        except NewswatchError as exc:
+            log.warning("planned runs not cleared", extra={"fields": {"error": str(exc)}})
         fetchers = {id(r.fetcher): r.fetcher for r in (self._runtime, *self._retired)}
         for fetcher in fetchers.values():
             await fetcher.aclose()
