@@ -23,6 +23,7 @@ import pytest
 from newswatch.sampleserver import SampleSite
 from newswatch.store import Store
 from tests.conftest import FIXTURES, Route, ScriptedServer
+from tests.test_notify import Receiver
 
 HOME = "/webpro1/main/newshome.asp"
 ARTICLES = {f"14058{n:02d}" for n in range(1, 13)}
@@ -276,3 +277,30 @@ def test_long_readers_and_a_writer_holding_the_lock_do_not_stop_the_daemon(
     assert query(db, "SELECT ok FROM runs") == [(1,)]
     assert any("write lock" in line["message"] for line in daemon.log_lines())
     assert "Traceback" not in daemon.raw_log()
+
+
+def test_the_daemon_sends_each_new_flag_once(tmp_path: Path, site: SampleSite) -> None:
+    hook = Receiver()
+    hook.start()
+    try:
+        config = write_config(
+            tmp_path / "newswatch.toml",
+            [{"name": "portal", "url": site.base_url + HOME, "interval": "2s"}],
+        )
+        with config.open("a", encoding="utf-8") as handle:
+            handle.write(f'[[alerts]]\nname = "desk"\nurls = ["{hook.url}"]\n')
+        with running(config) as daemon:
+            daemon.wait_for(lambda: len(hook.received) >= 1)
+            daemon.wait_for(
+                lambda: (
+                    sum(line.get("message") == "run finished" for line in daemon.log_lines()) >= 3
+                )
+            )
+            assert daemon.stop() == 0
+        assert len(hook.received) == 1, hook.received  # later runs found nothing new to tell
+        message = hook.received[0].message
+        assert "Solid-State Battery Plant in Saxony" in message
+        flagged = query(daemon.db, "SELECT count(*) FROM flags")[0][0]
+        assert hook.received[0].title.startswith(f"newswatch: {flagged} new stories")
+    finally:
+        hook.stop()

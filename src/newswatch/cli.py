@@ -32,7 +32,7 @@ from newswatch.export import FORMATS, ExportFormat, write_rows
 from newswatch.feedout import default_feed_id, feed_title, write_atom
 from newswatch.fetch import Fetcher, FetchPolicy, decode_html
 from newswatch.models import Page
-from newswatch.notify import check_alert_rules, send_test
+from newswatch.notify import send_test
 from newswatch.parse import (
     SiteProfile,
     available_profiles,
@@ -85,10 +85,7 @@ class App:
             yield store
 
     def rules(self) -> RuleSet:
-        ruleset = config_rules(self.config)
-        names = [rule.name for rule in ruleset.rules]
-        check_alert_rules(self.config.alerts, names, self.config.path)
-        return ruleset
+        return config_rules(self.config)
 
 
 def _global_options(func: F) -> F:
@@ -543,9 +540,8 @@ def status(app: App, as_json: bool) -> None:
         return
     if not rows:
         out.print("no sources have run yet")
-        return
-    columns = [c for c in rows[0] if c not in ("url",)]
-    _print_rows(rows, columns, f"{app.database()}")
+    for row in rows:
+        _print_source_status(row)
     if channels:
         alert_columns = ("channel", "rule", "health", "failures", "owed", "unsent")
         _print_rows(
@@ -667,6 +663,44 @@ def _make_parent(output: Path) -> None:
             raise NewswatchError(
                 f"{output}: cannot create its folder: {exc.strerror or exc}"
             ) from exc
+
+
+_HEALTH_STYLE = {"ok": "green", "failing": "red", "backing off": "yellow"}
+
+
+def _print_source_status(row: dict[str, Any]) -> None:
+    """One source as a short block: health, what is stored, how the last run went."""
+    health = str(row.get("health"))
+    style = _HEALTH_STYLE.get(health, "magenta")
+    out.print(f"[bold]{escape(row['name'])}[/]  [{style}]{escape(health)}[/]", markup=True)
+    stored = (
+        f"{row['articles']} articles ({row['duplicates']} duplicates), "
+        f"{row['ticker_items']} ticker items, {row['flags']} flags"
+    )
+    lines = [("stored", stored)]
+    if row.get("last_run_started_at"):
+        result = "ok" if row.get("last_run_ok") else "FAILED"
+        if row.get("last_run_not_modified"):
+            result += " (unchanged)"
+        usual = row.get("usual_items")
+        found = f"{row.get('last_run_items_found')} items found"
+        if usual is not None:
+            found += f" (usually {usual})"
+        figures = (
+            f"{row.get('last_run_pages_fetched')} pages, {found}, "
+            f"{row.get('last_run_new_articles')} new, {row.get('last_run_flags')} flags, "
+            f"{row.get('last_run_errors')} errors"
+        )
+        lines.append(("last run", f"{row['last_run_started_at']} {result}: {figures}"))
+    lines.append(("last success", str(row.get("last_success_at") or "never")))
+    if row.get("consecutive_failures"):
+        lines.append(("failures", f"{row['consecutive_failures']} in a row"))
+    if row.get("next_run_at"):
+        lines.append(("next run", str(row["next_run_at"])))
+    if row.get("last_run_error"):
+        lines.append(("error", str(row["last_run_error"])))
+    for label, text in lines:
+        out.print(f"  [dim]{label:<13}[/]{escape(text)}", markup=True)
 
 
 # --- demo -----------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from newswatch.dedup import canonical_url, is_followable
 from newswatch.errors import ConfigError
 from newswatch.fetch import Fetcher, FetchResult
 from newswatch.models import Page
+from newswatch.notify import check_alert_rules
 from newswatch.parse import Profile, load_profile, parse_page
 from newswatch.rules import RuleSet, default_rules_path, load_rules
 from newswatch.store import DatabaseBusy, Matcher, SaveResult, Store
@@ -389,5 +390,8 @@ def source_profiles(config: Config, sources: Sequence[Source]) -> dict[str, Prof
 
 
 def config_rules(config: Config) -> RuleSet:
-    """The configuration's rules file, or the bundled default rules."""
-    return load_rules(config.rules_path or default_rules_path())
+    """The configuration's rules file, or the bundled default rules; alert targets may only
+    name rules that exist."""
+    rules = load_rules(config.rules_path or default_rules_path())
+    check_alert_rules(config.alerts, [rule.name for rule in rules.rules], config.path)
+    return rules

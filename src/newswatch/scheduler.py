@@ -13,6 +13,10 @@ re-reads the configuration; an invalid one is logged and the old one kept.
 
 Logging goes to stderr, plain text or JSON Lines, one line per source run with its
 figures (logfmt key=value pairs in plain text).
+
+After every source run, and once a minute for digests and retries, owed alerts are
+delivered and feed files rewritten (newswatch.publish). Apprise sends block, so that
+happens in a worker thread with its own database connection, one publish at a time.
 """
 
 from __future__ import annotations
@@ -38,8 +42,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 from newswatch.config import Config, Source
 from newswatch.errors import ConfigError, NewswatchError
 from newswatch.fetch import Fetcher, FetchPolicy
+from newswatch.notify import DeliveryReport
 from newswatch.parse import Profile
 from newswatch.pipeline import SourceReport, SourceRun, config_rules, source_profiles
+from newswatch.publish import prepare, publish
 from newswatch.rules import RuleSet
 from newswatch.store import Store, utc_iso
 
@@ -51,6 +57,9 @@ JITTER_FRACTION = 0.1
 MAX_JITTER_SECONDS = 300.0
 START_STAGGER_SECONDS = 5.0
 """First runs at start-up are spread over at most this long."""
+PUBLISH_EVERY_SECONDS = 60.0
+"""How often alert digests fall due and failed deliveries are retried, between runs."""
+_PUBLISH_JOB = "newswatch:publish"
 SHUTDOWN_GRACE_SECONDS = 5.0
 """How long cancelled runs get to record themselves before the daemon exits anyway."""
 _QUIET_LOGGERS = {
@@ -215,6 +224,7 @@ class Daemon:
         self._stopping = False
         self._stop_requested: asyncio.Event | None = None
         self._store: Store | None = None
+        self._publishing = asyncio.Lock()
         self._scheduler = AsyncIOScheduler(
             job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
         )
@@ -238,8 +248,15 @@ class Daemon:
             try:
                 self._scheduler.start()
                 now = datetime.now(UTC)
+                prepare(store, self._runtime.config)
                 for source in self._runtime.config.sources:
                     self._add_job(source, now)
+                self._scheduler.add_job(
+                    self._publish,
+                    trigger=IntervalTrigger(seconds=PUBLISH_EVERY_SECONDS),
+                    id=_PUBLISH_JOB,
+                    name="publish",
+                )
                 log.info(
                     "newswatch daemon started",
                     extra={
@@ -287,6 +304,10 @@ class Daemon:
             self._retired.append(old)
         self._runtime = runtime
         changes = self._sync_jobs(old.config, config)
+        try:
+            prepare(self.store, config)
+        except NewswatchError as exc:
+            log.warning("alert targets not registered", extra={"fields": {"error": str(exc)}})
         if config.settings.database != old.config.settings.database:
             log.warning(
                 "a new database takes a restart; still writing to the old one",
@@ -370,6 +391,8 @@ class Daemon:
             runtime.active -= 1
             self._close_retired()
         _log_run(report, next_run=self._plan_next_run(source))
+        if report.flags:
+            await self._publish()
 
     def _plan_next_run(self, source: Source) -> datetime | None:
         """Put a failing source's next run off, and tell the database when it will be."""
@@ -399,6 +422,35 @@ class Daemon:
             log.warning(
                 "next run not recorded", extra={"fields": {"source": name, "error": str(exc)}}
             )
+
+    async def _publish(self) -> None:
+        """Deliver owed alerts and rewrite feed files, in a thread (apprise blocks)."""
+        config = self._runtime.config
+        if self._stopping or (not config.alerts and not config.feeds):
+            return
+        async with self._publishing:
+            try:
+                report = await asyncio.to_thread(self._publish_blocking, config)
+            except NewswatchError as exc:
+                log.error("alerts not delivered", extra={"fields": {"error": str(exc)}})
+                return
+        if report.messages_sent or report.failures:
+            log.log(
+                logging.WARNING if report.failures else logging.INFO,
+                "alerts delivered",
+                extra={
+                    "fields": {
+                        "messages": report.messages_sent,
+                        "stories": report.flags_sent,
+                        "resent": report.resent,
+                        "failures": "; ".join(report.failures),
+                    }
+                },
+            )
+
+    def _publish_blocking(self, config: Config) -> DeliveryReport:
+        with Store(self._database) as store:
+            return publish(store, config)
 
     # --- stopping -----------------------------------------------------------------------
 
