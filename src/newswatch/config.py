@@ -27,6 +27,7 @@ from pydantic import (
 from newswatch import __version__
 from newswatch.errors import ConfigError
 from newswatch.feedout import FeedFile
+from newswatch.names import Name
 from newswatch.notify import AlertTarget
 
 DEFAULT_DATABASE = "newswatch.db"
@@ -96,7 +97,7 @@ class Settings(_Strict):
 class Source(_Strict):
     """One listing page or feed to watch."""
 
-    name: str = Field(min_length=1)
+    name: Name
     url: str
     profile: str = "gulfoilandgas"
     interval: Duration = Field(default=1800.0, gt=0)
@@ -110,15 +111,6 @@ class Source(_Strict):
     @classmethod
     def _url(cls, value: str) -> str:
         return _check_http_url(value)
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", value):
-            raise ValueError(
-                f"expected letters, digits, '.', '_' or '-' (no spaces), got {value!r}"
-            )
-        return value
 
     @field_validator("cron")
     @classmethod

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,9 +41,10 @@ import apprise
 from apprise.plugins.custom_form import NotifyForm
 from apprise.plugins.custom_json import NotifyJSON
 from apprise.plugins.custom_xml import NotifyXML
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from newswatch.errors import ConfigError
+from newswatch.names import Name
 from newswatch.store import AlertChannel, Store, utc_iso
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ class AlertTarget(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(min_length=1)
+    name: Name
     """Letters, digits, . _ -; the database keeps each channel's progress under it."""
     urls: tuple[AppriseUrl, ...] = Field(min_length=1)
     rule: str | None = None
@@ -99,15 +99,6 @@ class AlertTarget(BaseModel):
     """Of digest_at; None: the machine's local time."""
     max_stories: int = Field(default=50, ge=1)
     """Per message; a longer backlog goes out as several messages."""
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", value):
-            raise ValueError(
-                f"expected letters, digits, '.', '_' or '-' (no spaces), got {value!r}"
-            )
-        return value
 
 
 def check_alert_rules(
