@@ -6,7 +6,10 @@ times as many ticker sightings), it builds a database, then measures:
 - the cost of saving one more article page (article + 8 ticker items, 6 of them already
   known) through `Store.save_page`, the path every fetched page takes (canonical URLs,
   fingerprint lookup, ticker upserts, flags, FTS triggers), as a median over batches;
-- the queries people run: the latest flagged stories, a full-text search, one source's status;
+- the queries people run: the latest flagged stories, full-text searches (a phrase few
+  stories have, "sulfide electrolyte", and two words that half the synthetic stories have,
+  "hydrogen electrolyser": FTS5 ranks every match, so its cost follows the match count), one
+  source's status (its runs are a third as many as the articles: a year of half-hourly runs);
 - the file size per thousand articles.
 
 The reference is the smallest size, measured in the same run; the target is a ratio of
@@ -69,6 +72,10 @@ class Figures:
     save_ms: float
     flagged_ms: float
     search_ms: float
+    """A selective query: "sulfide electrolyte"."""
+    broad_search_ms: float
+    """A query matching about a quarter of all stories: "hydrogen electrolyser"."""
+    broad_matches: int
     status_ms: float
     kb_per_1000: float
 
@@ -93,7 +100,11 @@ def measure(size: int, workdir: Path, batches: int = 5, batch_size: int = 200) -
                 store.save_page("bench", new_page, fetch_id=None, matcher=matcher)
             per_page.append((time.perf_counter() - started) * 1000 / batch_size)
         flagged_ms = timed(lambda: store.flagged(limit=20))
-        search_ms = timed(lambda: store.search("hydrogen electrolyser", limit=20))
+        search_ms = timed(lambda: store.search("sulfide electrolyte", limit=20))
+        broad_search_ms = timed(lambda: store.search("hydrogen electrolyser", limit=20))
+        broad_matches = store.db.execute(
+            "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH 'hydrogen electrolyser'"
+        ).fetchone()[0]
         status_ms = timed(store.source_status)
     size_kb = path.stat().st_size / 1024
     for suffix in ("", "-wal", "-shm"):
@@ -103,6 +114,8 @@ def measure(size: int, workdir: Path, batches: int = 5, batch_size: int = 200) -
         save_ms=statistics.median(per_page),
         flagged_ms=flagged_ms,
         search_ms=search_ms,
+        broad_search_ms=broad_search_ms,
+        broad_matches=broad_matches,
         status_ms=status_ms,
         kb_per_1000=size_kb / size * 1000,
     )
@@ -112,13 +125,14 @@ def report(results: Sequence[Figures]) -> None:
     reference = results[0]
     print(
         f"{'articles':>10} {'save ms/page':>13} {'ratio':>6} {'flagged ms':>11} "
-        f"{'search ms':>10} {'status ms':>10} {'KB/1000':>8}"
+        f"{'search ms':>10} {'broad search ms':>16} {'(matches)':>10} {'status ms':>10} "
+        f"{'KB/1000':>8}"
     )
     for r in results:
         print(
             f"{r.articles:>10,} {r.save_ms:>13.3f} {r.save_ms / reference.save_ms:>6.2f} "
-            f"{r.flagged_ms:>11.2f} {r.search_ms:>10.2f} {r.status_ms:>10.2f} "
-            f"{r.kb_per_1000:>8.0f}"
+            f"{r.flagged_ms:>11.2f} {r.search_ms:>10.2f} {r.broad_search_ms:>16.2f} "
+            f"{r.broad_matches:>10,} {r.status_ms:>10.2f} {r.kb_per_1000:>8.0f}"
         )
     largest = results[-1]
     ratio = largest.save_ms / reference.save_ms
@@ -127,12 +141,17 @@ def report(results: Sequence[Figures]) -> None:
         f"\nsave cost at {largest.articles:,} vs {reference.articles:,} articles: "
         f"{ratio:.2f}x (target <= {TARGET_RATIO}x: {verdict})"
     )
-    slowest = max(largest.flagged_ms, largest.search_ms, largest.status_ms)
-    verdict = "met" if slowest <= QUERY_TARGET_MS else "NOT met"
-    print(
-        f"slowest query at {largest.articles:,}: {slowest:.1f} ms "
-        f"(target <= {QUERY_TARGET_MS:g} ms: {verdict})"
-    )
+    for name, ms in (
+        ("latest flagged", largest.flagged_ms),
+        ("search (selective)", largest.search_ms),
+        ("search (broad)", largest.broad_search_ms),
+        ("source status", largest.status_ms),
+    ):
+        verdict = "met" if ms <= QUERY_TARGET_MS else "NOT met"
+        print(
+            f"{name} at {largest.articles:,}: {ms:.1f} ms "
+            f"(target <= {QUERY_TARGET_MS:g} ms: {verdict})"
+        )
 
 
 def main() -> None:

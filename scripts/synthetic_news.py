@@ -11,6 +11,7 @@ import itertools
 import random
 from datetime import date
 
+from newswatch import dedup
 from newswatch.models import Article, Page, TickerItem
 from newswatch.store import Store
 
@@ -70,14 +71,19 @@ def page(rng: random.Random, number: int, host: str = "news.example.com") -> Pag
     return Page(url=url, article=article, ticker=ticker)
 
 
-def grow(store: Store, articles: int, *, flag_every: int | None = 100) -> None:
-    """Copy the seed rows until `articles` articles and ten times as many sightings exist.
+def grow(store: Store, articles: int, *, flag_every: int | None = 100, runs_every: int = 3) -> None:
+    """Copy the seed rows until `articles` articles and ten times as many sightings exist,
+    with the rest of a year's history around them: one fetch per article, one run per
+    `runs_every` articles (one in forty failed), and the near-duplicate index's band keys
+    (random ones: copies must not all look alike).
 
     One copied article in `flag_every` gets a flag, so flag queries have rows to find.
     """
     db = store.db
+    tables = set(db.table_names())
     while (count := db.execute("SELECT count(*) FROM articles").fetchone()[0]) < articles:
         take = min(count, articles - count)
+        last_id = db.execute("SELECT max(id) FROM articles").fetchone()[0]
         with db.conn:
             db.execute(
                 """
@@ -102,6 +108,43 @@ def grow(store: Store, articles: int, *, flag_every: int | None = 100) -> None:
                 """,
                 {"count": count, "take": take},
             )
+            db.execute(
+                """
+                INSERT INTO fetches (source, url, status, bytes, elapsed, fetched_at)
+                SELECT source, fetched_url, 200, 9000, 0.05, first_seen
+                FROM articles WHERE id > :last_id
+                """,
+                {"last_id": last_id},
+            )
+            db.execute(
+                """
+                WITH RECURSIVE number(n) AS (
+                    SELECT 1 UNION ALL SELECT n + 1 FROM number WHERE n < :runs)
+                INSERT INTO runs (source, started_at, finished_at, ok, pages_fetched,
+                    new_articles, new_ticker_items, duplicates, flags, errors, error,
+                    error_kind, items_found, not_modified)
+                SELECT 'bench', strftime('%Y-%m-%dT%H:%M:%SZ', 1.7e9 + (:base + n) * 600,
+                        'unixepoch'),
+                    strftime('%Y-%m-%dT%H:%M:%SZ', 1.7e9 + (:base + n) * 600 + 30,
+                        'unixepoch'),
+                    n % 40 != 0, 4, :runs_every, 20, 0, 0, 0,
+                    CASE WHEN n % 40 = 0 THEN 'cannot connect' END,
+                    CASE WHEN n % 40 = 0 THEN 'fetch' END,
+                    CASE WHEN n % 40 = 0 THEN NULL ELSE 50 END, 0
+                FROM number
+                """,
+                {"runs": take // runs_every, "base": count, "runs_every": runs_every},
+            )
+            if "article_lsh" in tables:
+                db.execute(
+                    """
+                    WITH RECURSIVE band(n) AS (
+                        SELECT 1 UNION ALL SELECT n + 1 FROM band WHERE n < :bands)
+                    INSERT OR IGNORE INTO article_lsh (key, article_id)
+                    SELECT random(), articles.id FROM articles, band WHERE articles.id > :last_id
+                    """,
+                    {"last_id": last_id, "bands": dedup.LSH_BANDS},
+                )
             if flag_every:
                 db.execute(
                     """

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import feedparser  # type: ignore[import-untyped]
 
-from tests.conftest import FIXTURES, CliRunner
+from tests.conftest import FIXTURES, CliRunner, Route, ScriptedServer
 
 SEED_PAGE = FIXTURES / "gulfoilandgas" / "article_1389532_cp1252.html"
 SEED_TITLE = (
@@ -184,3 +189,67 @@ def test_feed_export_and_alerts_commands(run_cli: CliRunner, tmp_path: Path) -> 
 
     no_targets = run_cli("--db", db, "alerts", "test")
     assert_clean_failure(no_targets, 2, "[[alerts]]", "no [[alerts]] targets configured")
+
+
+def test_text_is_printed_literally(run_cli: CliRunner, tmp_path: Path) -> None:
+    assert run_cli("demo").returncode == 0
+    db = str(tmp_path / "newswatch-demo.db")
+    for query in ("[/]", "[x]", "a:b:c"):
+        result = run_cli("--db", db, "search", query)
+        assert result.returncode in (0, 1), result.stderr
+        assert "Traceback" not in result.stderr
+        assert query in result.stdout + result.stderr
+    tested = run_cli("rules", "test", input="x :smile: [bold]SSB[/bold]\n")
+    assert "x :smile: [bold]SSB[/bold]" in tested.stdout
+
+
+def test_unwritable_outputs_are_clean_errors(run_cli: CliRunner, tmp_path: Path) -> None:
+    assert run_cli("demo").returncode == 0
+    db = str(tmp_path / "newswatch-demo.db")
+    for command in (
+        ["feed", "-o", "/proc/newswatch.xml"],
+        ["export", "--format", "csv", "-o", "/proc/x.csv"],
+    ):
+        assert_clean_failure(run_cli("--db", db, *command), 1, "/proc/", "cannot write")
+
+
+def test_ctrl_c_keeps_what_was_fetched(tmp_path: Path, server: ScriptedServer) -> None:
+    links = "".join(
+        f'<div class="newsblock"><a class="newslinkgog" href="/webpro1/main/mainnews.asp?id={n}">'
+        f"<b>Story {n}</b></a></div>"
+        for n in range(1, 6)
+    )
+    server.add(
+        "/webpro1/main/newshome.asp", Route(body=f"<html><body>{links}</body></html>".encode())
+    )
+    page = (FIXTURES / "portal" / "webpro1" / "main" / "mainnews.asp__id=1405808").read_bytes()
+    server.add("/webpro1/main/mainnews.asp?id=1", Route(body=page))
+    for n in range(2, 6):
+        server.add(f"/webpro1/main/mainnews.asp?id={n}", Route(action="hang"))
+    config = tmp_path / "slow.toml"
+    config.write_text(
+        f'[settings]\ndatabase = "slow.db"\nper_host_delay = 0\nretries = 0\ntimeout = "60s"\n'
+        f'[[sources]]\nname = "slow"\nurl = "{server.base_url}/webpro1/main/newshome.asp"\n',
+        encoding="utf-8",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "newswatch", "--config", str(config), "fetch"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    deadline = time.monotonic() + 20
+    while server.hits("/webpro1/main/mainnews.asp?id=2") == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=15)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "interrupted by SIGINT" in stderr
+    assert "slow" in stdout and "FAILED" in stdout  # the summary is still printed
+    with sqlite3.connect(tmp_path / "slow.db") as connection:
+        assert connection.execute("SELECT count(*) FROM articles").fetchone()[0] == 1
+        (error,) = connection.execute("SELECT error FROM runs").fetchone()
+    assert "interrupted" in error

@@ -69,7 +69,7 @@ def test_rules_path_relative_to_config(tmp_path: Path) -> None:
         ("[settings]\ndatabse = 'x.db'\n", "settings.databse", "unknown key"),
         ("[settings]\ntimeout = 'soon'\n", "settings.timeout", "duration"),
         ("[settings]\nmax_bytes = 'lots'\n", "settings.max_bytes", "integer"),
-        ("[settings]\nrobots = 'maybe'\n", "settings.robots", "boolean"),
+        ("[settings]\nrobots = 'yes'\n", "settings.robots", "true or false"),
         ("[settings]\nrules = 'nope.toml'\n", "settings.rules", "not found"),
         ("[[sources]]\nname = 'a'\nurl = 'ftp://x.org/'\n", "sources[0].url", "http"),
         ("[[sources]]\nname = 'a'\nurl = 'not a url'\n", "sources[0].url", "http"),
@@ -91,7 +91,7 @@ def test_rules_path_relative_to_config(tmp_path: Path) -> None:
         (
             "[[sources]]\nname = 'a'\nurl = 'http://x.org/'\nfollow = 'yes please'\n",
             "sources[0].follow",
-            "boolean",
+            "true or false",
         ),
         ("[[sources]]\nurl = 'http://x.org/'\n", "sources[0].name", "required"),
         ("[[sources]]\nname = 'has space'\nurl = 'http://x.org/'\n", "sources[0].name", "spaces"),
@@ -105,7 +105,12 @@ def test_rules_path_relative_to_config(tmp_path: Path) -> None:
             "sources[0].profil",
             "unknown key",
         ),
-        ("[sources]\nname = 'a'\n", "sources", "tuple"),
+        ("[sources]\nname = 'a'\n", "sources", "expected an array"),
+        (
+            "[[sources]]\nname = 'a'\nurl = 'http://x.org/'\ninterval = '1h'\ncron = '0 7 * * *'\n",
+            "sources[0]",
+            "either interval or cron",
+        ),
     ],
 )
 def test_errors_name_file_and_key(tmp_path: Path, text: str, key: str, fragment: str) -> None:
@@ -154,3 +159,20 @@ def test_durations(value: object, seconds: float) -> None:
 def test_bad_durations(value: object) -> None:
     with pytest.raises(ValueError):
         parse_duration(value)
+
+
+def test_every_problem_is_listed(tmp_path: Path) -> None:
+    path = write(tmp_path, "[settings]\ntimeout = 'soon'\nrobots = 'yes'\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    lines = str(caught.value).splitlines()
+    assert lines[0].startswith(f"{path}: settings.timeout: ")
+    assert lines[1].startswith(f"{path}: settings.robots: expected true or false")
+
+
+def test_sunday_as_7_and_a_byte_order_mark_are_fine(tmp_path: Path) -> None:
+    path = tmp_path / "bom.toml"
+    path.write_bytes(
+        "\ufeff[[sources]]\nname = 'a'\nurl = 'http://x.org/'\ncron = '0 7 * * 5-7'\n".encode()
+    )
+    assert load_config(path).sources[0].cron == "0 7 * * 5-7"

@@ -17,6 +17,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from newswatch.config import Config, config_from_dict
+from newswatch.cron import crontab_trigger, crontab_weekdays
 from newswatch.errors import ConfigError
 from newswatch.pipeline import SourceReport
 from newswatch.scheduler import (
@@ -26,8 +27,6 @@ from newswatch.scheduler import (
     PlainFormatter,
     _Runtime,
     backoff_delay,
-    crontab_trigger,
-    crontab_weekdays,
     jitter_for,
     run_fields,
     source_period,

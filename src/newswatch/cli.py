@@ -10,12 +10,13 @@ import asyncio
 import dataclasses
 import json
 import logging
+import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO, TypeVar, cast
+from typing import IO, Any, BinaryIO, TextIO, TypeVar, cast
 from urllib.parse import urlsplit
 
 import click
@@ -30,7 +31,7 @@ from newswatch.config import Config, Source, config_from_dict, load_config
 from newswatch.errors import ConfigError, NewswatchError
 from newswatch.export import FORMATS, ExportFormat, write_rows
 from newswatch.feedout import default_feed_id, feed_title, write_atom
-from newswatch.fetch import Fetcher, FetchPolicy, decode_html
+from newswatch.fetch import FEED_TYPES, Fetcher, FetchPolicy, decode_html
 from newswatch.models import Page
 from newswatch.notify import send_test
 from newswatch.parse import (
@@ -53,8 +54,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 EXIT_SOURCE_FAILED = 1
 EXIT_USAGE = 2
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Text from pages and users is printed as it is: markup and :emoji: codes only where a
+# call asks for markup=True (and escapes what it interpolates).
+out = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
 
 
 @dataclasses.dataclass
@@ -152,17 +155,25 @@ pass_app = click.make_pass_decorator(App, ensure=True)
 # --- fetching -------------------------------------------------------------------------
 
 
-def _run_fetch(app: App, sources: Sequence[Source]) -> list[SourceReport]:
+@dataclasses.dataclass
+class FetchOutcome:
+    reports: list[SourceReport]
+    interrupted_by: signal.Signals | None = None
+    """SIGINT or SIGTERM cut the runs short; what they stored is kept and reported."""
+
+
+def _run_fetch(app: App, sources: Sequence[Source]) -> FetchOutcome:
     config = app.config
     profiles = source_profiles(config, sources)
     rules = app.rules()
     show_progress = err.is_terminal
+    outcome = FetchOutcome(reports=[])
     with app.store() as store:
         progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("[dim]{task.fields[url]}"),
+            TextColumn("{task.fields[url]}", style="dim", markup=False),
             console=err,
             transient=True,
             disable=not show_progress,
@@ -175,6 +186,15 @@ def _run_fetch(app: App, sources: Sequence[Source]) -> list[SourceReport]:
             )
 
         async def fetch_all() -> list[SourceReport]:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+
+            def interrupt(signum: signal.Signals) -> None:
+                outcome.interrupted_by = signum
+                stop.set()
+
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, interrupt, signum)
             async with Fetcher(FetchPolicy.from_settings(config.settings)) as fetcher:
                 return await run_sources(
                     config,
@@ -184,28 +204,30 @@ def _run_fetch(app: App, sources: Sequence[Source]) -> list[SourceReport]:
                     profiles=profiles,
                     matcher=rules.match,
                     progress=on_page,
+                    stop=stop,
                 )
 
         prepare(store, config)
         with progress:
-            reports = asyncio.run(fetch_all())
+            outcome.reports = asyncio.run(fetch_all())
         delivery = publish(store, config)
     for failure in delivery.failures:
-        err.print(f"[yellow]alert not sent:[/] {escape(failure)}", markup=True, highlight=False)
+        err.print(f"[yellow]not published:[/] {escape(failure)}", markup=True)
     if delivery.messages_sent:
         err.print(f"alerts: {delivery.messages_sent} message(s), {delivery.flags_sent} stories")
-    return reports
+    return outcome
 
 
 def _print_reports(reports: Sequence[SourceReport], *, verbose: bool) -> None:
     """A table of figures per source, then what went wrong, one line each, on stderr."""
     table = Table(title="newswatch fetch", title_justify="left")
-    for column in ("source", "pages", "new", "ticker", "dups", "flags", "errors"):
-        table.add_column(column, justify="left" if column == "source" else "right")
+    table.add_column("source", overflow="fold")  # whole, since --source needs the name
+    for column in ("pages", "new", "ticker", "dups", "flags", "errors"):
+        table.add_column(column, justify="right")
     table.add_column("result")
     for r in reports:
         counts = (r.pages_fetched, r.new_articles, r.new_ticker_items, r.duplicates, r.flags)
-        result = "[green]ok[/]" if r.ok else "[red]FAILED[/]"
+        result = Text("ok", style="green") if r.ok else Text("FAILED", style="red")
         table.add_row(r.source, *map(str, counts), str(len(r.errors)), result)
     out.print(table)
     for r in reports:
@@ -218,7 +240,7 @@ def _print_reports(reports: Sequence[SourceReport], *, verbose: bool) -> None:
             if problem != r.failure:
                 err.print(f"[yellow]{r.source}:[/] {escape(problem)}", markup=True, highlight=False)
         if len(r.errors) > len(shown):
-            err.print(f"[yellow]{r.source}:[/] … {len(r.errors) - len(shown)} more (use -v)")
+            err.print(f"{r.source}: … {len(r.errors) - len(shown)} more (use -v)", style="yellow")
         if verbose:
             for warning in r.warnings:
                 err.print(f"[dim]{r.source}: warning: {escape(warning)}[/]", markup=True)
@@ -241,9 +263,13 @@ def fetch(ctx: click.Context, app: App, source_names: tuple[str, ...]) -> None:
     sources = [config.source(name) for name in source_names] if source_names else config.sources
     if not sources:
         raise ConfigError(config.path, "sources", "no sources configured")
-    reports = _run_fetch(app, list(sources))
-    _print_reports(reports, verbose=ctx.find_root().params.get("verbose", 0) > 0)
-    if not all(r.ok for r in reports):
+    outcome = _run_fetch(app, list(sources))
+    _print_reports(outcome.reports, verbose=ctx.find_root().params.get("verbose", 0) > 0)
+    if outcome.interrupted_by is not None:
+        name = outcome.interrupted_by.name
+        err.print(f"interrupted by {name}: what was fetched until then is stored")
+        ctx.exit(128 + outcome.interrupted_by.value)
+    if not all(r.ok for r in outcome.reports):
         ctx.exit(EXIT_SOURCE_FAILED)
 
 
@@ -293,7 +319,7 @@ def _read_page(app: App, target: str) -> tuple[str, str]:
         async def get() -> tuple[str, str]:
             settings = app.config.settings
             async with Fetcher(FetchPolicy.from_settings(settings)) as fetcher:
-                result = await fetcher.get(target)
+                result = await fetcher.get(target, accept=FEED_TYPES)
             if not result.ok:
                 raise NewswatchError(f"{target}: {result.error or result.status}")
             return result.text(), result.final_url
@@ -303,14 +329,14 @@ def _read_page(app: App, target: str) -> tuple[str, str]:
     try:
         content = path.read_bytes()
     except OSError as exc:
-        raise NewswatchError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise NewswatchError(f"{target}: cannot read: {exc.strerror or exc}") from None
     return decode_html(content), path.resolve().as_uri()
 
 
 def _print_page(page: Page) -> None:
     article = page.article
     if article is not None:
-        out.print(f"[bold]{article.title}[/]")
+        out.print(article.title, style="bold")
         facts = [
             ("published", article.published.isoformat() if article.published else "?"),
             ("location", article.location or "?"),
@@ -323,7 +349,7 @@ def _print_page(page: Page) -> None:
         out.print(article.body, markup=False)
         out.print()
     else:
-        out.print("[dim](no article on this page)[/]")
+        out.print("(no article on this page)", style="dim")
     if page.ticker:
         table = Table(title=f"ticker items ({len(page.ticker)})", title_justify="left")
         for column in ("region", "date", "text", "url"):
@@ -358,8 +384,12 @@ def _print_page(page: Page) -> None:
 @pass_app
 def parse(app: App, target: str, url: str | None, profile_ref: str | None, as_json: bool) -> None:
     """Show what the parser makes of one page (a saved file or a URL)."""
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise click.BadParameter(f"expected an http(s) URL, got {url!r}", param_hint="--url")
     html, page_url = _read_page(app, target)
-    profile = load_profile(profile_ref or _profile_for_url(app, url or page_url))
+    profile_name = profile_ref or _profile_for_url(app, url or page_url)
+    profile = load_profile(profile_name)
+    err.print(f"profile: {profile_name}", style="dim")
     page = parse_page(html, url or page_url, profile)
     if as_json:
         click.echo(json.dumps(_to_jsonable(page), ensure_ascii=False, indent=2))
@@ -407,7 +437,7 @@ def rules_apply(app: App) -> None:
 
 @rules.command("test")
 @_global_options
-@click.option("--json", "as_json", is_flag=True, help="JSON Lines: one object per input line.")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines: an object per non-empty line.")
 @pass_app
 def rules_test(app: App, as_json: bool) -> None:
     """Read items from stdin, one a line, and say which rules match each and why."""
@@ -497,15 +527,34 @@ def _print_json_rows(rows: Sequence[dict[str, Any]]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
 def flagged(app: App, rule: str | None, since: Any, limit: int, as_json: bool) -> None:
-    """List flagged stories, newest first."""
+    """List flagged stories, newest first: each once, with every source that carried it."""
     with app.store(must_exist=True) as store:
-        rows = store.flagged(rule=rule, since=since.date() if since else None, limit=limit)
+        rows = store.flagged_stories(rule=rule, since=since.date() if since else None, limit=limit)
     if as_json:
         _print_json_rows(rows)
     elif not rows:
         out.print("no flagged stories yet")
     else:
-        _print_stories(rows)
+        _print_flagged_stories(rows)
+
+
+def _print_flagged_stories(rows: Sequence[dict[str, Any]]) -> None:
+    """A story per block: date and title, why it was flagged, then each source that carried
+    it, first one first, with when it first did and the URL (never wrapped, to copy)."""
+    for row in rows:
+        day = row.get("published") or "????-??-??"
+        out.print(f"[bold]{day}[/]  {escape(row.get('title') or '(untitled)')}", markup=True)
+        count = row["source_count"]
+        about = [
+            f"{', '.join(row['rules'])}: {_cell(row['matched'])}",
+            row.get("region"),
+            f"{count} source{'s' if count != 1 else ''}",
+        ]
+        out.print(f"            [dim]{escape(' · '.join(a for a in about if a))}[/]", markup=True)
+        width = max(len(carrier["source"] or "") for carrier in row["sources"])
+        for carrier in row["sources"]:
+            line = f"{carrier['first_seen']}  {carrier['source'] or '':<{width}}  {carrier['url']}"
+            out.print(f"            {line}", markup=False, overflow="ignore", crop=False)
 
 
 @cli.command()
@@ -565,6 +614,7 @@ def alerts_test(ctx: click.Context, app: App) -> None:
     """Send a test message to every URL of every alert target; exit 1 if any failed."""
     if not app.config.alerts:
         raise ConfigError(app.config.path, "alerts", "no [[alerts]] targets configured")
+    app.rules()  # an alert target naming a rule that does not exist is a configuration error
     outcomes = send_test(app.config.alerts)
     for outcome in outcomes:
         if outcome.error is None:
@@ -601,8 +651,7 @@ def feed(
     """Write an Atom feed of flagged stories, newest first, for any feed reader."""
     with app.store(must_exist=True) as store:
         rows = store.flagged(rule=rule, limit=limit)
-    _make_parent(output)
-    with click.open_file(str(output), "wb", atomic=str(output) != "-") as stream:
+    with _output(output, "wb") as stream:
         count = write_atom(
             rows,
             cast(BinaryIO, stream),
@@ -645,24 +694,30 @@ def export_rows(
         rows = store.iter_rows(
             what, rule=rule, since=since.date() if since else None, decode_json=fmt != "csv"
         )
-        _make_parent(output)
-        with click.open_file(
-            str(output), "w", encoding="utf-8", atomic=str(output) != "-"
-        ) as stream:
+        with _output(output, "w") as stream:
             columns = store.export_columns(what)
             count = write_rows(rows, cast(TextIO, stream), fmt=fmt, columns=columns)
     if str(output) != "-":
         out.print(f"{count} rows → {output}")
 
 
-def _make_parent(output: Path) -> None:
-    if str(output) != "-":
-        try:
+@contextmanager
+def _output(output: Path, mode: str) -> Iterator[IO[Any]]:
+    """The file to write (replaced whole, only once complete) or stdout for '-'."""
+    to_stdout = str(output) == "-"
+    try:
+        if not to_stdout:
             output.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise NewswatchError(
-                f"{output}: cannot create its folder: {exc.strerror or exc}"
-            ) from exc
+        encoding = None if "b" in mode else "utf-8"
+        with click.open_file(str(output), mode, encoding=encoding, atomic=not to_stdout) as stream:
+            yield stream
+    except OSError as exc:
+        raise NewswatchError(f"{output}: cannot write: {exc.strerror or exc}") from None
+
+
+def _count(number: object, noun: str) -> str:
+    amount = number if isinstance(number, int) else 0
+    return f"{amount} {noun}{'' if amount == 1 else 's'}"
 
 
 _HEALTH_STYLE = {"ok": "green", "failing": "red", "backing off": "yellow"}
@@ -683,13 +738,17 @@ def _print_source_status(row: dict[str, Any]) -> None:
         if row.get("last_run_not_modified"):
             result += " (unchanged)"
         usual = row.get("usual_items")
-        found = f"{row.get('last_run_items_found')} items found"
+        found = _count(row.get("last_run_items_found"), "item") + " found"
         if usual is not None:
             found += f" (usually {usual})"
-        figures = (
-            f"{row.get('last_run_pages_fetched')} pages, {found}, "
-            f"{row.get('last_run_new_articles')} new, {row.get('last_run_flags')} flags, "
-            f"{row.get('last_run_errors')} errors"
+        figures = ", ".join(
+            (
+                _count(row.get("last_run_pages_fetched"), "page"),
+                found,
+                f"{row.get('last_run_new_articles') or 0} new",
+                _count(row.get("last_run_flags"), "flag"),
+                _count(row.get("last_run_errors"), "error"),
+            )
         )
         lines.append(("last run", f"{row['last_run_started_at']} {result}: {figures}"))
     lines.append(("last success", str(row.get("last_success_at") or "never")))
@@ -742,12 +801,13 @@ def demo(app: App) -> None:
         )
         demo_app = App(db_path=database, _config=config)
         out.print(f"Serving the sample portal at {site.base_url}/webpro1/main/newshome.asp")
-        reports = _run_fetch(demo_app, list(config.sources))
+        reports = _run_fetch(demo_app, list(config.sources)).reports
     _print_reports(reports, verbose=False)
+    err.print("(the sample portal has one broken ticker link on purpose: that error is expected)")
     with demo_app.store() as store:
         rows = store.flagged(limit=20)
     if rows:
-        out.print("\n[bold]Flagged stories[/]")
+        out.print("\nFlagged stories", style="bold")
         _print_stories(rows)
     out.print(
         f"\nStored in {database}. Try:\n"

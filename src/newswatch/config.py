@@ -14,17 +14,20 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     ValidationError,
+    ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from newswatch import __version__
+from newswatch.cron import crontab_trigger
 from newswatch.errors import ConfigError
 from newswatch.feedout import FeedFile
 from newswatch.names import Name
@@ -86,7 +89,7 @@ class Settings(_Strict):
     per_host_delay: Duration = 1.0
     retries: int = Field(default=2, ge=0)
     max_new_pages: int = Field(default=50, ge=0)
-    robots: bool = True
+    robots: StrictBool = True
 
     @property
     def full_user_agent(self) -> str:
@@ -100,24 +103,46 @@ class Source(_Strict):
     name: Name
     url: str
     profile: str = "gulfoilandgas"
+    article_profile: str | None = None
+    """For a feed: the profile that reads the pages its entries link to (default: generic)."""
     interval: Duration = Field(default=1800.0, gt=0)
     cron: str | None = None
-    follow: bool = True
+    follow: StrictBool = True
     max_new_pages: int | None = Field(default=None, ge=0)
     allow_hosts: tuple[str, ...] = ()
-    robots: bool | None = None
+    robots: StrictBool | None = None
 
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
         return _check_http_url(value)
 
+    @field_validator("article_profile")
+    @classmethod
+    def _article_profile(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return value
+        if info.data.get("profile") != "feed":
+            raise ValueError('only a source with profile = "feed" takes an article_profile')
+        if value == "feed":
+            raise ValueError(
+                'expected the profile of the pages entries link to: "generic", a site profile'
+                ' such as "gulfoilandgas", or a .toml file'
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> Source:
+        if self.cron is not None and "interval" in self.model_fields_set:
+            raise ValueError("set either interval or cron, not both")
+        return self
+
     @field_validator("cron")
     @classmethod
     def _cron(cls, value: str | None) -> str | None:
         if value is not None:
             try:
-                CronTrigger.from_crontab(value)
+                crontab_trigger(value)
             except ValueError as exc:
                 raise ValueError(
                     f'expected a crontab expression such as "0 7 * * mon-fri": {exc}'
@@ -169,12 +194,23 @@ def _key_of(location: tuple[int | str, ...]) -> str:
     return key
 
 
+_PLAIN_MESSAGES = {
+    "tuple_type": 'expected an array, e.g. ["a", "b"]',
+    "list_type": 'expected an array, e.g. ["a", "b"]',
+    "model_type": "expected a table",
+    "dict_type": "expected a table",
+    "bool_type": "expected true or false",
+    "string_type": "expected a string",
+}
+
+
 def _message_of(error: Any) -> str:
+    """pydantic's words for one problem, said the way a TOML file is written."""
     kind = error["type"]
     if kind == "extra_forbidden":
-        return "unknown key"
-    message = str(error["msg"])
-    message = message.removeprefix("Value error, ")
+        parent = error["loc"][:-1]
+        return f"unknown key; expected one of: {', '.join(_allowed_keys(parent))}"
+    message = _PLAIN_MESSAGES.get(kind) or str(error["msg"]).removeprefix("Value error, ")
     if kind not in ("value_error", "missing"):
         message += f", got {error.get('input')!r}"
     return message
@@ -189,18 +225,12 @@ def config_from_dict(data: dict[str, Any], path: Path | None, *, builtin: bool =
     try:
         config = Config.model_validate({**data, "path": path})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        key = _key_of(first["loc"])
-        if first["type"] == "extra_forbidden":
-            parent = first["loc"][:-1]
-            allowed = _allowed_keys(parent)
-            message = f"unknown key; expected one of: {', '.join(allowed)}"
-        else:
-            message = _message_of(first)
-        more = len(exc.errors()) - 1
-        if more:
-            message += f" (and {more} more problem{'s' if more > 1 else ''})"
-        raise ConfigError(path, key or None, message) from None
+        first, *others = exc.errors()
+        message = _message_of(first)
+        for other in others:  # every problem at once, one a line, so one edit fixes all
+            where = ": ".join(part for part in (str(path or ""), _key_of(other["loc"])) if part)
+            message += f"\n{where}: {_message_of(other)}"
+        raise ConfigError(path, _key_of(first["loc"]) or None, message) from None
     for section, names in (
         ("sources", [source.name for source in config.sources]),
         ("alerts", [target.name for target in config.alerts]),
@@ -252,7 +282,7 @@ def load_config(path: Path | None = None) -> Config:
     builtin = path is None
     file = default_config_path() if path is None else path
     try:
-        text = file.read_text(encoding="utf-8")
+        text = file.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(file, None, "configuration file not found") from None
     except (OSError, UnicodeDecodeError) as exc:

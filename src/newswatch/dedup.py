@@ -2,8 +2,10 @@
 
 Pure functions, no I/O. A story is the same when its canonical URL is the same
 (`canonical_url`), or when its body normalises to the same text under another URL
-(`fingerprint`). Near-duplicate detection (SimHash/MinHash) can be built on the same
-word sequence that `content_words` returns.
+(`fingerprint`). A story is also the same when another source carries it lightly edited (a
+new first sentence, a dateline, a trimmed last paragraph): `shingles` and `resemblance` tell,
+and `lsh_keys` (MinHash, banded for locality-sensitive hashing) finds the few stored articles
+worth comparing with, through an index, however many are stored.
 
 URL canonicalisation is written here rather than taken from w3lib or url-normalize
 because newswatch needs a specific mix neither gives as is: tracking parameters
@@ -13,8 +15,11 @@ dropped, duplicate query keys kept in their original order, path case kept.
 from __future__ import annotations
 
 import hashlib
+import random
 import re
+import struct
 import unicodedata
+from collections.abc import Collection
 from urllib.parse import quote, urlsplit, urlunsplit
 
 FOLLOWABLE_SCHEMES = frozenset({"http", "https"})
@@ -150,3 +155,125 @@ def fingerprint(text: str) -> str:
     if len(words) < MIN_FINGERPRINT_WORDS:
         return ""
     return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()
+
+
+SHINGLE_WORDS = 5
+"""Runs of this many words are compared: long enough that two stories about the same
+company share few of them by chance, short enough that an edit spoils few."""
+MIN_STORY_WORDS = 40
+"""Shorter bodies (teasers, briefs) share too few runs of words to tell a copy from a cousin."""
+MAX_STORY_WORDS = 1500
+"""Words of a body that are compared; the rest adds cost, not certainty."""
+SAME_STORY_RESEMBLANCE = 0.5
+"""Jaccard similarity of the word runs from which two bodies are one story."""
+SAME_STORY_CONTAINMENT = 0.8
+"""Or: this share of the shorter body's runs is in the longer one (a trimmed copy)."""
+LSH_BANDS = 20
+LSH_ROWS = 3
+"""A signature of LSH_BANDS * LSH_ROWS MinHash values, indexed in LSH_BANDS bands: two bodies
+of resemblance s share at least one band with probability 1 - (1 - s**3)**20, which is 0.93 at
+0.5, 0.99 at 0.7, 0.15 at 0.2 and next to nothing for unrelated stories. Changing these (or
+the seed below) changes every key: stored keys must then be computed again."""
+
+_MERSENNE_PRIME = (1 << 61) - 1
+_PERMUTATIONS = tuple(
+    (rng.randrange(1, _MERSENNE_PRIME), rng.randrange(0, _MERSENNE_PRIME))
+    for rng in [random.Random(20250326)]
+    for _ in range(LSH_BANDS * LSH_ROWS)
+)
+"""(a, b) of the hash functions h(x) = (a * x + b) mod p that stand for random permutations."""
+_BOILERPLATE_HEADING = re.compile(
+    r"(?:about\s+\S.*|forward[- ]looking\s+(?:statements?|information)"
+    r"|cautionary\s+(?:note|statement|language).*|safe\s+harbou?r.*"
+    r"|(?:media|press|investor|company)\s+(?:contacts?|enquiries|inquiries|relations)"
+    r"|contacts?|for\s+(?:further|more)\s+information.*|notes?\s+to\s+editors?"
+    r"|#{3,}|-+\s*ends?\s*-+)",
+    re.IGNORECASE,
+)
+_LABEL = re.compile(r"^([^:.!?]{3,80}):\s")
+_DISCLAIMER = re.compile(
+    r"^(?:this\s+(?:press\s+|news\s+)?release\s+(?:contains|includes|may\s+contain)"
+    r"|certain\s+statements\s+in\s+this|the\s+post\s+.+\s+appeared\s+first\s+on)",
+    re.IGNORECASE,
+)
+_HEADING_MAX_WORDS = 10
+
+
+def story_words(body: str) -> list[str]:
+    """The words two copies of a story are compared on: `content_words` of the body without
+    the boilerplate a press release ends with ("About Company X", forward-looking statements,
+    media contacts), which two different releases of one company share word for word."""
+    paragraphs = [part.strip() for part in re.split(r"\n\s*\n", body) if part.strip()]
+    for index, paragraph in enumerate(paragraphs[1:], start=1):
+        if _starts_boilerplate(paragraph):
+            paragraphs = paragraphs[:index]
+            break
+    return content_words("\n\n".join(paragraphs))[:MAX_STORY_WORDS]
+
+
+def _starts_boilerplate(paragraph: str) -> bool:
+    """A heading ("About Solvane Energy", "Media contact"), a label opening a paragraph
+    ("About Solvane Energy: Solvane is ..."), or a disclaimer's first words."""
+    first_line = paragraph.splitlines()[0].strip().rstrip(":")
+    label = _LABEL.match(paragraph)
+    candidates = [first_line] if not first_line.endswith(".") else []
+    candidates += [label[1].strip()] if label else []
+    return any(
+        len(text.split()) <= _HEADING_MAX_WORDS and _BOILERPLATE_HEADING.fullmatch(text)
+        for text in candidates
+    ) or bool(_DISCLAIMER.match(paragraph))
+
+
+def shingles(body: str) -> frozenset[int]:
+    """The body's runs of SHINGLE_WORDS words, hashed to 64 bits; empty when the body is too
+    short to be recognised in another copy."""
+    words = story_words(body)
+    if len(words) < MIN_STORY_WORDS:
+        return frozenset()
+    return frozenset(
+        _hash64(" ".join(words[start : start + SHINGLE_WORDS]).encode("utf-8"))
+        for start in range(len(words) - SHINGLE_WORDS + 1)
+    )
+
+
+def resemblance(first: Collection[int], second: Collection[int]) -> float:
+    """How alike two bodies' shingles are, from 0 to 1: their Jaccard similarity, or, for a
+    trimmed copy, the share of the shorter one found in the longer one, scaled so that
+    SAME_STORY_CONTAINMENT counts as much as SAME_STORY_RESEMBLANCE."""
+    if not first or not second:
+        return 0.0
+    small, large = sorted((first, second), key=len)
+    common = sum(1 for shingle in small if shingle in large)
+    jaccard = common / (len(first) + len(second) - common)
+    containment = common / len(small)
+    scale = SAME_STORY_RESEMBLANCE / SAME_STORY_CONTAINMENT
+    return max(jaccard, min(1.0, containment * scale))
+
+
+def is_same_story(similarity: float) -> bool:
+    return similarity >= SAME_STORY_RESEMBLANCE
+
+
+def minhash(shingle_set: Collection[int]) -> tuple[int, ...]:
+    """The MinHash signature of a shingle set: for each of LSH_BANDS * LSH_ROWS hash
+    functions, the least value over the set. Two signatures agree at one position with
+    probability equal to the sets' Jaccard similarity."""
+    if not shingle_set:
+        raise ValueError("no shingles: the body is too short to sign")
+    values = [shingle % _MERSENNE_PRIME for shingle in shingle_set]
+    prime = _MERSENNE_PRIME
+    return tuple(min([(a * value + b) % prime for value in values]) for a, b in _PERMUTATIONS)
+
+
+def lsh_keys(signature: tuple[int, ...]) -> list[int]:
+    """One key per band of the signature, as signed 64-bit integers for an SQLite index: two
+    bodies that share a key are worth comparing."""
+    return [
+        _hash64(struct.pack(f"<{LSH_ROWS + 1}Q", band, *signature[start : start + LSH_ROWS]))
+        - (1 << 63)
+        for band, start in enumerate(range(0, LSH_BANDS * LSH_ROWS, LSH_ROWS))
+    ]
+
+
+def _hash64(data: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")

@@ -135,13 +135,22 @@ def feed_title(rule: str | None) -> str:
     return f"newswatch: {rule or 'flagged stories'}"
 
 
-def write_feeds(store: Store, feeds: Sequence[FeedFile]) -> None:
-    """Rewrite every configured feed file: the hook to call after each run."""
+def write_feeds(store: Store, feeds: Sequence[FeedFile]) -> list[str]:
+    """Rewrite every configured feed file: the hook to call after each run.
+
+    A file that cannot be written is reported ("path: cannot write: reason") and the
+    others are still written.
+    """
+    problems = []
     for feed in feeds:
-        write_atom_file(
-            feed.path,
-            store.flagged(rule=feed.rule, limit=feed.limit),
-            title=feed.title or feed_title(feed.rule),
-            feed_id=feed.self_url or default_feed_id(store.path, feed.rule),
-            self_url=feed.self_url,
-        )
+        try:
+            write_atom_file(
+                feed.path,
+                store.flagged(rule=feed.rule, limit=feed.limit),
+                title=feed.title or feed_title(feed.rule),
+                feed_id=feed.self_url or default_feed_id(store.path, feed.rule),
+                self_url=feed.self_url,
+            )
+        except OSError as exc:
+            problems.append(f"{feed.path}: cannot write: {exc.strerror or exc}")
+    return problems

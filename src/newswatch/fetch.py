@@ -12,7 +12,9 @@ import email.utils
 import random
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 from urllib.robotparser import RobotFileParser
 
@@ -28,6 +30,7 @@ _META_CHARSET = re.compile(
     rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.IGNORECASE
 )
 _HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?([a-zA-Z0-9_.:-]+)""", re.IGNORECASE)
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?\sencoding\s*=\s*["']([a-zA-Z0-9_.:-]+)""")
 _SNIFF_BYTES = 4096
 
 
@@ -44,10 +47,16 @@ def _known_codec(label: str | None) -> str | None:
 
 
 def declared_charset(content: bytes, content_type: str | None = None) -> str | None:
-    """The charset the server or the page itself declares, if it is one Python knows."""
+    """The charset the server or the page itself declares (an XML declaration, a <meta>), if
+    it is one Python knows."""
     if content_type:
         found = _HEADER_CHARSET.search(content_type)
         codec = _known_codec(found.group(1) if found else None)
+        if codec:
+            return codec
+    found_xml = _XML_ENCODING.match(content[:_SNIFF_BYTES])
+    if found_xml:
+        codec = _known_codec(found_xml.group(1).decode("ascii", "replace"))
         if codec:
             return codec
     found_meta = _META_CHARSET.search(content[:_SNIFF_BYTES])
@@ -57,7 +66,8 @@ def declared_charset(content: bytes, content_type: str | None = None) -> str | N
 
 
 def decode_html(content: bytes, content_type: str | None = None) -> str:
-    """Decode a page: BOM, then HTTP header, then <meta>, then UTF-8, then detection.
+    """Decode a page or feed: BOM, then HTTP header, then the XML declaration's encoding, then
+    <meta>, then UTF-8, then detection.
 
     A declared charset that does not fit the bytes (a page labelled utf-8 but saved
     as windows-1252) falls through to detection instead of producing mojibake.
@@ -188,15 +198,31 @@ class _HostGate:
     delay: float
     next_start: float = 0.0
 
-    async def wait_turn(self) -> None:
+    async def until_due(self) -> None:
+        """Sleep until a request to the host may start (without claiming the turn)."""
+        while (wait := self.next_start - time.monotonic()) > 0:
+            await asyncio.sleep(wait)
+
+    def claim(self) -> bool:
+        """Take the turn if it is due: the next request waits `delay` from now."""
         now = time.monotonic()
-        start = max(now, self.next_start)
-        self.next_start = start + self.delay
-        if start > now:
-            await asyncio.sleep(start - now)
+        if now < self.next_start:
+            return False
+        self.next_start = now + self.delay
+        return True
 
 
-_HTML_TYPES = ("text/html", "application/xhtml+xml")
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+FEED_TYPES = (
+    "application/rss+xml",
+    "application/atom+xml",
+    "application/rdf+xml",
+    "application/xml",
+    "text/xml",
+    *HTML_TYPES,
+)
+"""What a feed source's own URL may answer with: feeds under their many names, or a web page
+(the feed parser reads that as the generic profile would)."""
 ACCEPT_ENCODING = "gzip, deflate, br"
 """br is decoded by httpx when the `brotli` package is installed (a dependency)."""
 
@@ -231,6 +257,7 @@ class Fetcher:
         self._gates: dict[str, _HostGate] = {}
         self._robots: dict[str, _RobotsEntry] = {}
         self._robots_locks: dict[str, asyncio.Lock] = {}
+        self._new_robots: list[RobotsFile] = []
         self.requests_made = 0
 
     async def __aenter__(self) -> Fetcher:
@@ -262,7 +289,7 @@ class Fetcher:
         url: str,
         *,
         robots: bool | None = None,
-        accept: tuple[str, ...] = _HTML_TYPES,
+        accept: tuple[str, ...] = HTML_TYPES,
         etag: str | None = None,
         last_modified: str | None = None,
     ) -> FetchResult:
@@ -337,10 +364,10 @@ class Fetcher:
     ) -> FetchResult:
         assert self._client is not None, "use Fetcher as an async context manager"
         gate = self._gate(url)
-        async with self._all_slots, gate.slots:
-            await gate.wait_turn()
-            self.requests_made += 1
+        async with gate.slots:
+            await self._take_turn(gate)
             try:
+                self.requests_made += 1
                 async with asyncio.timeout(self.policy.timeout):
                     return await self._send(url, headers, accept)
             except TimeoutError:
@@ -359,6 +386,22 @@ class Fetcher:
                 raise _Retryable(f"network error: {exc or type(exc).__name__}") from None
             except httpx.InvalidURL as exc:
                 raise _Final(f"invalid URL: {exc}") from None
+            finally:
+                self._all_slots.release()
+
+    async def _take_turn(self, gate: _HostGate) -> None:
+        """Wait for the host's turn, then for a slot among all hosts; returns holding one.
+
+        The host's slot comes first, so requests queued for one busy host never hold the
+        slots other hosts could use; the turn is claimed only once a slot is held, so a
+        wait for a slot never brings two requests to one host closer than the delay.
+        """
+        while True:
+            await gate.until_due()
+            await self._all_slots.acquire()
+            if gate.claim():
+                return
+            self._all_slots.release()
 
     async def _send(
         self, url: str, headers: dict[str, str], accept: tuple[str, ...]
@@ -425,20 +468,61 @@ class Fetcher:
             result = await self._attempt(robots_url, {}, accept=())
         except _Final as failure:
             if failure.status is not None and 400 <= failure.status < 500:
-                return _RobotsEntry(None, time.monotonic() + self.policy.robots_ttl)
+                return self._fetched_robots(host, None)
             return self._unreachable_robots(str(failure))
         except _Retryable as failure:
             return self._unreachable_robots(str(failure))
+        return self._fetched_robots(host, result.content.decode("utf-8", errors="replace"))
+
+    def _fetched_robots(self, host: str, body: str | None) -> _RobotsEntry:
+        self._new_robots.append(RobotsFile(host, body, datetime.now(UTC)))
+        return self._robots_entry(host, body, self.policy.robots_ttl)
+
+    def _robots_entry(self, host: str, body: str | None, ttl: float) -> _RobotsEntry:
+        """The rules of `body` (None: no rules) for `ttl` seconds; its Crawl-delay, if longer
+        than ours, spaces the requests to the host from now on."""
+        if body is None:
+            return _RobotsEntry(None, time.monotonic() + ttl)
+        robots_url = f"{host}/robots.txt"
         parser = RobotFileParser(robots_url)
-        parser.parse(result.content.decode("utf-8", errors="replace").splitlines())
+        parser.parse(body.splitlines())
         crawl_delay = min(
             float(parser.crawl_delay(self.policy.user_agent) or 0.0), self.policy.max_crawl_delay
         )
         self._gate(robots_url).delay = max(self.policy.per_host_delay, crawl_delay)
-        return _RobotsEntry(parser, time.monotonic() + self.policy.robots_ttl)
+        return _RobotsEntry(parser, time.monotonic() + ttl)
+
+    def adopt_robots(self, files: Iterable[RobotsFile]) -> None:
+        """Trust robots.txt files fetched before (by an earlier process) for what is left of
+        `robots_ttl`, so a `newswatch fetch` run every half hour does not ask for them every
+        time. Hosts this fetcher has asked itself keep what it learnt."""
+        now = datetime.now(UTC)
+        for file in files:
+            if file.origin in self._robots:
+                continue
+            age = max(0.0, (now - file.fetched_at).total_seconds())
+            if age < self.policy.robots_ttl:
+                entry = self._robots_entry(file.origin, file.body, self.policy.robots_ttl - age)
+                self._robots[file.origin] = entry
+
+    def take_new_robots(self) -> list[RobotsFile]:
+        """The robots.txt files fetched since the last call, for keeping (see adopt_robots)."""
+        taken, self._new_robots = self._new_robots, []
+        return taken
 
     def _unreachable_robots(self, problem: str) -> _RobotsEntry:
         return _RobotsEntry(None, time.monotonic() + self.policy.robots_error_ttl, problem)
+
+
+@dataclass(frozen=True)
+class RobotsFile:
+    """A host's robots.txt as fetched, kept in the database between processes."""
+
+    origin: str
+    """scheme://host[:port], as the requests to the host have it."""
+    body: str | None
+    """None: the host has none (it answered 4xx), so everything is allowed."""
+    fetched_at: datetime
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,11 @@
 
 The run starts at the source's listing page (or feed), then follows the article
 links it finds, breadth first, until nothing new is left or the per-run budget of
-new pages is spent. Every request becomes a row in `fetches`; every failure is
-recorded and counted, never raised, so one broken source or page cannot stop the
-others.
+new pages is spent. A feed's entries that carry the whole story are stored as they are;
+the others are followed, one level deep, to pages on whatever host they live on, read by
+the source's `article_profile` (the generic one by default). Every request becomes a row
+in `fetches`; every failure is recorded and counted, never raised, so one broken source or
+page cannot stop the others.
 """
 
 from __future__ import annotations
@@ -21,10 +23,18 @@ from urllib.parse import urlsplit
 from newswatch.config import Config, Source
 from newswatch.dedup import canonical_url, is_followable
 from newswatch.errors import ConfigError
-from newswatch.fetch import Fetcher, FetchResult
-from newswatch.models import Page
+from newswatch.fetch import FEED_TYPES, HTML_TYPES, Fetcher, FetchResult, RobotsFile
+from newswatch.models import Article, Page
 from newswatch.notify import check_alert_rules
-from newswatch.parse import Profile, load_profile, parse_page
+from newswatch.parse import (
+    FeedProfile,
+    GenericProfile,
+    Profile,
+    SiteProfile,
+    load_profile,
+    parse_feed,
+    parse_page,
+)
 from newswatch.rules import RuleSet, default_rules_path, load_rules
 from newswatch.store import DatabaseBusy, Matcher, SaveResult, Store
 
@@ -128,6 +138,12 @@ class SourceRun:
         )
         self.robots = settings.robots if source.robots is None else source.robots
         self.allowed_hosts = {source.host, *source.allow_hosts}
+        self.feed = profile if isinstance(profile, FeedProfile) else None
+        """Set for a feed source: its entries' pages are read by the feed's article profile,
+        wherever they live, and nothing beyond them is followed."""
+        self.page_profile: Profile = self.feed.articles if self.feed else profile
+        """What reads the pages links lead to."""
+        self.max_depth = 1 if self.feed else MAX_FOLLOW_DEPTH
         self.report = SourceReport(source.name, started_at=_now())
         self._claimed = claimed if claimed is not None else set()
         """Canonical URLs some source of this run already fetches: shared, so sources whose
@@ -147,6 +163,7 @@ class SourceRun:
         interrupted run, then passed on. Only a database held locked by another program
         (DatabaseBusy) escapes, since then nothing can be recorded."""
         self.store.upsert_source(self.source.name, self.source.url, self.source.profile)
+        self.fetcher.adopt_robots(RobotsFile(*row) for row in self.store.robots_files())
         try:
             await self._crawl()
         except asyncio.CancelledError:
@@ -166,6 +183,8 @@ class SourceRun:
         self.report.failure_kind = kind
 
     def _finish(self) -> None:
+        for robots in self.fetcher.take_new_robots():
+            self.store.save_robots_file(robots.origin, robots.body, robots.fetched_at)
         report = self.report
         report.finished_at = _now()
         self.store.record_run(
@@ -192,6 +211,7 @@ class SourceRun:
         start = await self.fetcher.get(
             url,
             robots=self.robots,
+            accept=FEED_TYPES if self.feed else HTML_TYPES,
             etag=known.etag if known else None,
             last_modified=known.last_modified if known else None,
         )
@@ -211,6 +231,8 @@ class SourceRun:
                 "(has the site's layout changed?)",
             )
             return
+        if self.feed is not None:  # feeds often live on another host than their stories
+            self.allowed_hosts.update(_host(link.url) for link in page.links)
         if self.source.follow:
             await self._follow(page)
         if self._followed_ok >= PARSER_ALARM_PAGES and not self._followed_articles:
@@ -229,10 +251,10 @@ class SourceRun:
 
     async def _follow(self, page: Page) -> None:
         """Breadth first from the page's links, then what earlier runs left unfollowed."""
-        backlog = self.store.unfetched_ticker_urls(self.source.name)
+        backlog = [] if self.feed else self.store.unfetched_ticker_urls(self.source.name)
         frontier = self._fresh(_links_on([page]) + backlog)
         depth = 1
-        while frontier and depth <= MAX_FOLLOW_DEPTH:
+        while frontier and depth <= self.max_depth:
             batch = frontier[: self.budget]
             if len(batch) < len(frontier):
                 self._complete = False  # the rest waits for the next run
@@ -256,8 +278,9 @@ class SourceRun:
         report.requests += result.attempts
         report.bytes_fetched += len(result.content)
         page: Page | None = None
+        entries: list[Article] = []
         if result.ok:
-            page = parse_page(result.text(), result.final_url, self.profile)
+            page, entries = self._parse(result, followed=followed)
             if page.warnings:
                 report.warnings.extend(f"{result.url}: {w}" for w in page.warnings)
         elif not result.not_modified:
@@ -277,12 +300,43 @@ class SourceRun:
                     self.source.name, page, fetch_id=fetch_id, matcher=self.matcher
                 )
             )
+        for entry in entries:  # stored under their own URL; fetched_url is the feed's
+            entry_page = Page(url=result.final_url, article=entry)
+            report.add(
+                self.store.save_page(
+                    self.source.name, entry_page, fetch_id=fetch_id, matcher=self.matcher
+                )
+            )
         if followed:
             self._note_followed(result, page)
         self._done += 1
         if self.progress:
             self.progress(Progress(self.source.name, result.url, self._done, self._total))
         return page
+
+    def _parse(self, result: FetchResult, *, followed: bool) -> tuple[Page, list[Article]]:
+        """The page, and for a feed the entries to store as articles: those that carry the
+        whole story, or, when the source does not follow links, every entry with a title
+        (its summary as body)."""
+        text = result.text()
+        if self.feed is None or followed:
+            profile = self.page_profile if followed else self.profile
+            return parse_page(text, result.final_url, profile), []
+        parsed = parse_feed(text, result.final_url)
+        entries = parsed.articles
+        if not self.source.follow:
+            complete = {entry.url for entry in entries}
+            entries = entries + [
+                Article(
+                    url=link.url,
+                    title=link.title,
+                    published=link.published,
+                    body=link.summary or "",
+                )
+                for link in parsed.page.links
+                if link.title and link.url not in complete
+            ]
+        return parsed.page, entries
 
     def _note_followed(self, result: FetchResult, page: Page | None) -> None:
         """Remember what a followed link's answer means for the next runs."""
@@ -313,7 +367,7 @@ class SourceRun:
         for url in urls:
             if not is_followable(url):
                 continue
-            if (urlsplit(url).hostname or "").lower() not in self.allowed_hosts:
+            if _host(url) not in self.allowed_hosts:
                 continue
             key = canonical_url(url)
             if key not in self._claimed:
@@ -332,6 +386,10 @@ class SourceRun:
                 self._retrying.add(url)
             fresh.append(url)
         return fresh
+
+
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
 
 
 def _links_on(pages: Sequence[Page]) -> list[str]:
@@ -353,8 +411,13 @@ async def run_sources(
     profiles: dict[str, Profile],
     matcher: Matcher,
     progress: ProgressCallback | None = None,
+    stop: asyncio.Event | None = None,
 ) -> list[SourceReport]:
-    """Run the sources concurrently (the fetcher keeps each host's pace)."""
+    """Run the sources concurrently (the fetcher keeps each host's pace).
+
+    Setting `stop` (Ctrl-C) cuts every run short at its next network wait; each is then
+    recorded as interrupted, with what it stored so far, and still reported.
+    """
     claimed: set[str] = set()
     runs = [
         SourceRun(
@@ -369,24 +432,47 @@ async def run_sources(
         )
         for source in sources
     ]
-    return list(await asyncio.gather(*(run.run() for run in runs)))
+    tasks = [asyncio.ensure_future(run.run()) for run in runs]
+    watcher = asyncio.ensure_future(stop.wait()) if stop is not None else None
+    if watcher is not None:
+        watcher.add_done_callback(lambda _: [task.cancel() for task in tasks])
+    try:
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+    for result in results:
+        if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+            raise result
+    return [run.report for run in runs]
 
 
 def source_profiles(config: Config, sources: Sequence[Source]) -> dict[str, Profile]:
     """Load each source's profile; a bad one is a configuration error naming the source."""
     profiles: dict[str, Profile] = {}
     for source in sources:
-        index = config.sources.index(source)
-        reference: str | Path = source.profile
-        if source.profile.endswith(".toml") and config.path is not None:
-            reference = config.path.parent / source.profile
-        try:
-            profiles[source.name] = load_profile(reference)
-        except ConfigError as exc:
-            if exc.path is not None and exc.path.suffix == ".toml" and exc.path.exists():
-                raise
-            raise ConfigError(config.path, f"sources[{index}].profile", exc.message) from None
+        key = f"sources[{config.sources.index(source)}]"
+        profile = _load_profile(config, source.profile, f"{key}.profile")
+        if source.article_profile is not None and isinstance(profile, FeedProfile):
+            articles = _load_profile(config, source.article_profile, f"{key}.article_profile")
+            if not isinstance(articles, SiteProfile | GenericProfile):
+                raise ConfigError(config.path, f"{key}.article_profile", "not a page profile")
+            profile = FeedProfile(articles=articles)
+        profiles[source.name] = profile
     return profiles
+
+
+def _load_profile(config: Config, name: str, key: str) -> Profile:
+    """A profile by name, or by a .toml path relative to the configuration file."""
+    reference: str | Path = name
+    if name.endswith(".toml") and config.path is not None:
+        reference = config.path.parent / name
+    try:
+        return load_profile(reference)
+    except ConfigError as exc:
+        if exc.path is not None and exc.path.suffix == ".toml" and exc.path.exists():
+            raise
+        raise ConfigError(config.path, key, exc.message) from None
 
 
 def config_rules(config: Config) -> RuleSet:

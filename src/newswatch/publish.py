@@ -21,5 +21,5 @@ def prepare(store: Store, config: Config) -> None:
 def publish(store: Store, config: Config) -> DeliveryReport:
     """Send what alert channels owe and rewrite feed files; failures are reported, kept."""
     report = deliver_pending(store, config.alerts) if config.alerts else DeliveryReport()
-    write_feeds(store, config.feeds)
+    report.failures.extend(write_feeds(store, config.feeds))
     return report

@@ -24,9 +24,16 @@ articles       one row per story, unique by canonical URL.
     separated by a blank line), language, fingerprint (hash of the normalised body;
     NULL for bodies too short to fingerprint), duplicate_of (id of the article with
     the same fingerprint stored first; NULL for originals), first_seen, last_seen
-    (last time a page with this URL was saved), fetch_id (the fetch that stored it).
+    (last time a page with this URL was saved), fetch_id (the fetch that stored it),
+    story_id (the id of the story's first article: every article of one story, from
+    whichever source, under whichever URL, has the same story_id), resemblance (how alike
+    the article is to the closest article of the story it joined, 0..1, see
+    newswatch.dedup.resemblance; 1 for a duplicate; NULL for a story's first article).
     A duplicate row only records that its URL is known: it is neither flagged nor
     full-text indexed. A known article is never rewritten, only last_seen moves.
+    An article that joins a story (a near-duplicate: another source's lightly edited copy)
+    is stored and indexed, but a rule that already flagged the story does not flag it
+    again, so one story makes one alert.
 ticker_items   one row per ticker teaser, unique by the canonical URL it links to.
     id, url, region, published, text, source (the source that saw it first),
     first_seen, last_seen, seen_count (number of saved pages that showed it).
@@ -68,6 +75,16 @@ alert_messages  the outbox: one row per message claimed for a channel.
 alert_deliveries  which message carries which flag to which channel: a flag goes into
     one message per channel, ever.
     channel_id, rule, kind, item_id (as in flags), message_id.
+article_lsh    the MinHash LSH band keys of each original article long enough to have them
+    (newswatch.dedup.lsh_keys): how a new article finds the few stored ones worth
+    comparing with, through an index, without reading the others.
+    key, article_id.
+source_counts  per source, what `newswatch status` shows, kept up to date by triggers:
+    source (primary key), articles (originals), duplicates, ticker_items (first seen by the
+    source), flags (on the source's articles and ticker items, as in `flagged`).
+robots_files   the robots.txt of each host as last fetched, so a process started soon after
+    (a `newswatch fetch` from cron) need not ask again: origin (primary key,
+    scheme://host[:port]), body (NULL: the host has none, everything is allowed), fetched_at.
 articles_fts   FTS5 index (porter stemming) over articles.title and articles.body,
     original articles only, kept in sync by triggers:
     SELECT url, title FROM articles WHERE id IN
@@ -79,6 +96,14 @@ flagged        every flag with its story, one row per flag:
     rule, kind, url, title (for ticker items: the item text), published, matched,
     flagged_at, source, region (articles.location or ticker_items.region), evidence,
     fields, item_id.
+story_sources  one row per (story, source): story (articles.story_id), source, first_seen
+    (when the source first carried the story), url (under which it did), articles.
+flagged_stories  every flagged story once, however many sources carried it and rules
+    flagged it: story (NULL for a ticker item whose article is not stored), url, title,
+    published, region (of the story's first article, else of the ticker item), rules and
+    matched (JSON arrays), flagged_at (first flag), first_seen, source_count, sources (JSON
+    array of {"source", "first_seen", "url"}, first carrier first). A ticker item flagged
+    for an article that is stored counts as that article's story.
 """
 
 from __future__ import annotations
@@ -100,7 +125,16 @@ from typing import Any, Literal, Protocol
 
 import sqlite_utils
 
-from newswatch.dedup import canonical_url, fingerprint, is_followable
+from newswatch.dedup import (
+    canonical_url,
+    fingerprint,
+    is_followable,
+    is_same_story,
+    lsh_keys,
+    minhash,
+    resemblance,
+    shingles,
+)
 from newswatch.errors import NewswatchError
 from newswatch.models import Article, Page, TickerItem
 
@@ -117,6 +151,8 @@ RECENT_RUNS = 10
 """Runs the "usual" item count is the median of."""
 _BATCH_SIZE = 500
 """Rows per query when walking or looking up many rows (well under SQLite's variable limit)."""
+STORY_CANDIDATES = 50
+"""Stored articles compared with a new one at most: those sharing the most LSH bands with it."""
 
 
 class DatabaseBusy(NewswatchError):
@@ -156,6 +192,24 @@ class SaveResult:
     seen_ticker_items: int
     """Already stored: last_seen and seen_count were bumped."""
     new_flags: int
+    story_of: str | None = None
+    """Canonical URL of the first article of the story a new article joined as a near-duplicate
+    (another source's or URL's lightly edited copy); None when it began a story."""
+
+
+@dataclass(frozen=True)
+class _SavedArticle:
+    outcome: Literal["new", "known", "duplicate", "none"]
+    article_id: int | None
+    duplicate_of: str | None = None
+    new_flags: int = 0
+    story_of: str | None = None
+
+
+@dataclass(frozen=True)
+class _StoryMatch:
+    story_id: int
+    resemblance: float
 
 
 @dataclass(frozen=True)
@@ -442,10 +496,197 @@ def _export_query(
     return f"SELECT * FROM {table}{where} ORDER BY {order}", params
 
 
+_SCHEMA_V4 = """
+ALTER TABLE articles ADD COLUMN story_id INTEGER REFERENCES articles(id);
+ALTER TABLE articles ADD COLUMN resemblance REAL;
+UPDATE articles SET story_id = coalesce(duplicate_of, id),
+    resemblance = CASE WHEN duplicate_of IS NULL THEN NULL ELSE 1.0 END;
+CREATE INDEX articles_by_story ON articles(story_id);
+CREATE TABLE article_lsh (
+    key INTEGER NOT NULL,
+    article_id INTEGER NOT NULL REFERENCES articles(id),
+    PRIMARY KEY (key, article_id)
+) WITHOUT ROWID;
+CREATE VIEW story_sources AS
+SELECT coalesce(story_id, id) AS story, source, min(first_seen) AS first_seen, url,
+       count(*) AS articles
+FROM articles GROUP BY 1, source;
+CREATE VIEW flagged_stories AS
+WITH story_flags AS (
+    SELECT flags.rule, flags.matched, flags.flagged_at,
+           coalesce(articles.story_id, articles.id) AS story,
+           coalesce(articles.story_id, articles.id) AS story_key, NULL AS ticker_id
+    FROM flags JOIN articles ON flags.kind = 'article' AND articles.id = flags.item_id
+    UNION ALL
+    SELECT flags.rule, flags.matched, flags.flagged_at, coalesce(target.story_id, target.id),
+           coalesce(target.story_id, target.id, -ticker_items.id), ticker_items.id
+    FROM flags JOIN ticker_items ON flags.kind = 'ticker' AND ticker_items.id = flags.item_id
+    LEFT JOIN articles AS target ON target.url = ticker_items.url
+),
+grouped AS (
+    SELECT story, story_key, max(ticker_id) AS ticker_id, min(flagged_at) AS flagged_at,
+           json_group_array(DISTINCT rule) AS rules,
+           json_group_array(DISTINCT term.value) FILTER (WHERE term.value IS NOT NULL)
+               AS matched
+    FROM story_flags LEFT JOIN json_each(story_flags.matched) AS term
+    GROUP BY story_key
+)
+SELECT grouped.story,
+       coalesce(first.url, ticker.url) AS url,
+       coalesce(first.title, ticker.text) AS title,
+       coalesce(first.published, ticker.published) AS published,
+       coalesce(first.location, ticker.region) AS region,
+       grouped.rules, grouped.matched, grouped.flagged_at,
+       coalesce(first.first_seen, ticker.first_seen) AS first_seen,
+       CASE WHEN grouped.story IS NULL THEN 1
+            ELSE (SELECT count(DISTINCT source) FROM articles
+                  WHERE story_id = grouped.story OR id = grouped.story)
+       END AS source_count,
+       CASE WHEN grouped.story IS NULL
+            THEN json_array(json_object('source', ticker.source,
+                                        'first_seen', ticker.first_seen, 'url', ticker.url))
+            ELSE (SELECT json_group_array(json_object('source', carrier.source,
+                                                      'first_seen', carrier.first_seen,
+                                                      'url', carrier.url))
+                  FROM (SELECT source, min(first_seen) AS first_seen, url FROM articles
+                        WHERE story_id = grouped.story OR id = grouped.story
+                        GROUP BY source
+                        ORDER BY 2, 1) AS carrier)
+       END AS sources
+FROM grouped
+LEFT JOIN articles AS first ON first.id = grouped.story
+LEFT JOIN ticker_items AS ticker ON grouped.story IS NULL AND ticker.id = grouped.ticker_id;
+"""
+
+
+def _migrate_to_v4(db: sqlite_utils.Database) -> None:
+    """Stories: every stored article starts as a story of its own (a duplicate in its
+    original's), and gets its LSH keys, so that new articles can join it."""
+    _run_script(_SCHEMA_V4)(db)
+    last_id = 0
+    sql = "SELECT id, body FROM articles WHERE duplicate_of IS NULL AND id > ? ORDER BY id LIMIT ?"
+    while rows := db.execute(sql, [last_id, _BATCH_SIZE]).fetchall():
+        for article_id, body in rows:
+            _insert_lsh_keys(db, article_id, _lsh_keys_of(shingles(body)))
+        last_id = rows[-1][0]
+
+
+def _lsh_keys_of(shingle_set: frozenset[int]) -> list[int]:
+    return lsh_keys(minhash(shingle_set)) if shingle_set else []
+
+
+def _insert_lsh_keys(db: sqlite_utils.Database, article_id: int, keys: Sequence[int]) -> None:
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO article_lsh (key, article_id) VALUES (?, ?)",
+        [(key, article_id) for key in keys],
+    )
+
+
+_SCHEMA_V5 = """
+CREATE TABLE source_counts (
+    source TEXT PRIMARY KEY,
+    articles INTEGER NOT NULL DEFAULT 0,
+    duplicates INTEGER NOT NULL DEFAULT 0,
+    ticker_items INTEGER NOT NULL DEFAULT 0,
+    flags INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO source_counts (source)
+    SELECT source FROM articles WHERE source IS NOT NULL
+    UNION SELECT source FROM ticker_items WHERE source IS NOT NULL;
+UPDATE source_counts SET
+    articles = (SELECT count(*) FROM articles
+                WHERE source = source_counts.source AND duplicate_of IS NULL),
+    duplicates = (SELECT count(*) FROM articles
+                  WHERE source = source_counts.source AND duplicate_of IS NOT NULL),
+    ticker_items = (SELECT count(*) FROM ticker_items WHERE source = source_counts.source),
+    flags = (SELECT count(*) FROM flagged WHERE source = source_counts.source);
+CREATE TRIGGER source_counts_article_insert AFTER INSERT ON articles
+WHEN new.source IS NOT NULL BEGIN
+    INSERT OR IGNORE INTO source_counts (source) VALUES (new.source);
+    UPDATE source_counts SET articles = articles + (new.duplicate_of IS NULL),
+        duplicates = duplicates + (new.duplicate_of IS NOT NULL)
+    WHERE source = new.source;
+END;
+CREATE TRIGGER source_counts_article_delete AFTER DELETE ON articles
+WHEN old.source IS NOT NULL BEGIN
+    UPDATE source_counts SET articles = articles - (old.duplicate_of IS NULL),
+        duplicates = duplicates - (old.duplicate_of IS NOT NULL),
+        flags = flags - (SELECT count(*) FROM flags WHERE kind = 'article' AND item_id = old.id)
+    WHERE source = old.source;
+END;
+CREATE TRIGGER source_counts_article_update AFTER UPDATE OF source, duplicate_of ON articles
+BEGIN
+    UPDATE source_counts SET articles = articles - (old.duplicate_of IS NULL),
+        duplicates = duplicates - (old.duplicate_of IS NOT NULL),
+        flags = flags - (SELECT count(*) FROM flags WHERE kind = 'article' AND item_id = old.id)
+    WHERE source = old.source;
+    INSERT OR IGNORE INTO source_counts (source) SELECT new.source WHERE new.source IS NOT NULL;
+    UPDATE source_counts SET articles = articles + (new.duplicate_of IS NULL),
+        duplicates = duplicates + (new.duplicate_of IS NOT NULL),
+        flags = flags + (SELECT count(*) FROM flags WHERE kind = 'article' AND item_id = new.id)
+    WHERE source = new.source;
+END;
+CREATE TRIGGER source_counts_ticker_insert AFTER INSERT ON ticker_items
+WHEN new.source IS NOT NULL BEGIN
+    INSERT OR IGNORE INTO source_counts (source) VALUES (new.source);
+    UPDATE source_counts SET ticker_items = ticker_items + 1 WHERE source = new.source;
+END;
+CREATE TRIGGER source_counts_ticker_delete AFTER DELETE ON ticker_items
+WHEN old.source IS NOT NULL BEGIN
+    UPDATE source_counts SET ticker_items = ticker_items - 1,
+        flags = flags - (SELECT count(*) FROM flags WHERE kind = 'ticker' AND item_id = old.id)
+    WHERE source = old.source;
+END;
+CREATE TRIGGER source_counts_ticker_update AFTER UPDATE OF source ON ticker_items BEGIN
+    UPDATE source_counts SET ticker_items = ticker_items - 1,
+        flags = flags - (SELECT count(*) FROM flags WHERE kind = 'ticker' AND item_id = old.id)
+    WHERE source = old.source;
+    INSERT OR IGNORE INTO source_counts (source) SELECT new.source WHERE new.source IS NOT NULL;
+    UPDATE source_counts SET ticker_items = ticker_items + 1,
+        flags = flags + (SELECT count(*) FROM flags WHERE kind = 'ticker' AND item_id = new.id)
+    WHERE source = new.source;
+END;
+CREATE TRIGGER source_counts_flag_insert AFTER INSERT ON flags BEGIN
+    UPDATE source_counts SET flags = flags + 1 WHERE source = (
+        SELECT source FROM articles WHERE new.kind = 'article' AND id = new.item_id
+        UNION ALL
+        SELECT source FROM ticker_items WHERE new.kind = 'ticker' AND id = new.item_id);
+END;
+CREATE TRIGGER source_counts_flag_delete AFTER DELETE ON flags BEGIN
+    UPDATE source_counts SET flags = flags - 1 WHERE source = (
+        SELECT source FROM articles WHERE old.kind = 'article' AND id = old.item_id
+        UNION ALL
+        SELECT source FROM ticker_items WHERE old.kind = 'ticker' AND id = old.item_id);
+END;
+CREATE TRIGGER source_counts_flag_update AFTER UPDATE OF kind, item_id ON flags BEGIN
+    UPDATE source_counts SET flags = flags - 1 WHERE source = (
+        SELECT source FROM articles WHERE old.kind = 'article' AND id = old.item_id
+        UNION ALL
+        SELECT source FROM ticker_items WHERE old.kind = 'ticker' AND id = old.item_id);
+    UPDATE source_counts SET flags = flags + 1 WHERE source = (
+        SELECT source FROM articles WHERE new.kind = 'article' AND id = new.item_id
+        UNION ALL
+        SELECT source FROM ticker_items WHERE new.kind = 'ticker' AND id = new.item_id);
+END;
+CREATE INDEX runs_by_outcome ON runs(source, ok, started_at);
+CREATE INDEX runs_by_outcome_finished ON runs(source, ok, finished_at);
+CREATE TABLE robots_files (
+    origin TEXT PRIMARY KEY,
+    body TEXT,
+    fetched_at TEXT NOT NULL
+);
+"""
+"""Per-source counts kept up to date by triggers, so `newswatch status` reads four numbers
+instead of counting a million rows; indexes for the runs a status asks about; robots.txt
+files kept between processes."""
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _run_script(_SCHEMA_V1),
     _run_script(_SCHEMA_V2),
     _run_script(_SCHEMA_V3),
+    _migrate_to_v4,
+    _run_script(_SCHEMA_V5),
 )
 """MIGRATIONS[n] upgrades a database from user_version n to n + 1. Append only."""
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -609,15 +850,11 @@ class Store:
         cannot be told apart.
         """
         now = self._now()
-        article: Literal["new", "known", "duplicate", "none"] = "none"
-        article_id: int | None = None
-        duplicate_of: str | None = None
-        new_flags = 0
+        saved = _SavedArticle("none", None)
         with self._transaction():
             if page.article is not None:
-                article, article_id, duplicate_of, new_flags = self._save_article(
-                    source, page, page.article, fetch_id, matcher, now
-                )
+                saved = self._save_article(source, page, page.article, fetch_id, matcher, now)
+            new_flags = saved.new_flags
             new_items = seen_items = 0
             for item in _distinct_followable(page.ticker):
                 item_id, flags = self._save_ticker_item(source, item, matcher, now)
@@ -627,12 +864,13 @@ class Store:
                     new_items += 1
                     new_flags += flags
         return SaveResult(
-            article=article,
-            article_id=article_id,
-            duplicate_of=duplicate_of,
+            article=saved.outcome,
+            article_id=saved.article_id,
+            duplicate_of=saved.duplicate_of,
             new_ticker_items=new_items,
             seen_ticker_items=seen_items,
             new_flags=new_flags,
+            story_of=saved.story_of,
         )
 
     def _save_article(
@@ -643,19 +881,25 @@ class Store:
         fetch_id: int | None,
         matcher: Matcher,
         now: str,
-    ) -> tuple[Literal["new", "known", "duplicate"], int, str | None, int]:
+    ) -> _SavedArticle:
         url = canonical_url(article.url if is_followable(article.url) else page.url)
         known = self.db.execute("SELECT id FROM articles WHERE url = ?", [url]).fetchone()
         if known is not None:
             self.db.execute("UPDATE articles SET last_seen = ? WHERE id = ?", [now, known[0]])
-            return "known", known[0], None, 0
+            return _SavedArticle("known", known[0])
         content_hash = fingerprint(article.body) or None
         original = None
         if content_hash is not None:
             original = self.db.execute(
-                "SELECT id, url FROM articles WHERE fingerprint = ? AND duplicate_of IS NULL",
+                "SELECT id, url, story_id FROM articles"
+                " WHERE fingerprint = ? AND duplicate_of IS NULL",
                 [content_hash],
             ).fetchone()
+        story = _StoryMatch(original[2], 1.0) if original else None
+        own_shingles = frozenset[int]() if original else shingles(article.body)
+        keys = _lsh_keys_of(own_shingles)
+        if original is None and keys:
+            story = self._closest_story(own_shingles, keys)
         record = {
             "url": url,
             "fetched_url": page.url,
@@ -671,12 +915,63 @@ class Store:
             "first_seen": now,
             "last_seen": now,
             "fetch_id": fetch_id,
+            "story_id": story.story_id if story else None,
+            "resemblance": story.resemblance if story else None,
         }
         article_id = self._insert("articles", record)
         if original is not None:
-            return "duplicate", article_id, original[1], 0
+            return _SavedArticle("duplicate", article_id, duplicate_of=original[1])
+        _insert_lsh_keys(self.db, article_id, keys)
         matches = matcher(_article_fields(article.title, article.body))
-        return "new", article_id, None, self._insert_flags("article", article_id, matches, now)
+        if story is None:
+            self.db.execute("UPDATE articles SET story_id = id WHERE id = ?", [article_id])
+            return _SavedArticle(
+                "new", article_id, new_flags=self._insert_flags("article", article_id, matches, now)
+            )
+        flagged = self._story_rules(story.story_id, before=article_id)
+        matches = [match for match in matches if match.rule not in flagged]
+        first_url = self.db.execute(
+            "SELECT url FROM articles WHERE id = ?", [story.story_id]
+        ).fetchone()[0]
+        return _SavedArticle(
+            "new",
+            article_id,
+            new_flags=self._insert_flags("article", article_id, matches, now),
+            story_of=first_url,
+        )
+
+    def _closest_story(self, own: frozenset[int], keys: Sequence[int]) -> _StoryMatch | None:
+        """The story of the stored article most like one about to be stored, if alike enough.
+
+        Only articles sharing an LSH band with it are compared (the STORY_CANDIDATES sharing
+        the most), so the cost does not grow with the number of articles stored.
+        """
+        placeholders = ", ".join("?" * len(keys))
+        candidates = self.db.execute(
+            "SELECT articles.id, articles.story_id, articles.body FROM articles JOIN"
+            f" (SELECT article_id, count(*) AS bands FROM article_lsh WHERE key IN ({placeholders})"
+            "  GROUP BY article_id ORDER BY bands DESC, article_id DESC LIMIT ?) AS near"
+            " ON articles.id = near.article_id",
+            [*keys, STORY_CANDIDATES],
+        ).fetchall()
+        best: _StoryMatch | None = None
+        for _, story_id, body in candidates:
+            score = resemblance(own, shingles(body))
+            if is_same_story(score) and (best is None or score > best.resemblance):
+                best = _StoryMatch(story_id, round(score, 3))
+        return best
+
+    def _story_rules(self, story_id: int, *, before: int) -> set[str]:
+        """Rules that flagged an article of the story stored before article `before`."""
+        return {
+            row[0]
+            for row in self.db.execute(
+                "SELECT DISTINCT flags.rule FROM articles JOIN flags"
+                " ON flags.kind = 'article' AND flags.item_id = articles.id"
+                " WHERE articles.story_id = ? AND articles.id < ?",
+                [story_id, before],
+            )
+        }
 
     def _save_ticker_item(
         self, source: str, item: TickerItem, matcher: Matcher, now: str
@@ -793,6 +1088,25 @@ class Store:
         with self._transaction():
             self.db.execute("DELETE FROM http_validators WHERE url = ?", [url])
 
+    def robots_files(self) -> list[tuple[str, str | None, datetime]]:
+        """Every kept robots.txt as (origin, body, fetched_at); body None: the host has none."""
+        return [
+            (origin, body, datetime.strptime(fetched_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC))
+            for origin, body, fetched_at in self.db.execute(
+                "SELECT origin, body, fetched_at FROM robots_files"
+            )
+        ]
+
+    def save_robots_file(self, origin: str, body: str | None, fetched_at: datetime) -> None:
+        """Keep a host's robots.txt as just fetched (body None: the host has none)."""
+        with self._transaction():
+            self.db.execute(
+                "INSERT INTO robots_files (origin, body, fetched_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (origin) DO UPDATE SET body = excluded.body,"
+                " fetched_at = excluded.fetched_at",
+                [origin, body, utc_iso(fetched_at)],
+            )
+
     def mark_unavailable(self, url: str, *, status: int | None, error: str) -> None:
         """Remember that `url` failed for good; it is skipped until its retry time."""
         now = self._clock()
@@ -829,7 +1143,8 @@ class Store:
         """Re-judge every stored original article and ticker item after the rules changed.
 
         Flags still selected keep their flagged_at (their terms and evidence are
-        refreshed); flags of rules that no longer select an item are deleted.
+        refreshed); flags of rules that no longer select an item are deleted. As when
+        stored, a rule flags a story once: on the first of its articles that it selects.
         """
         now = self._now()
         added = removed = kept = 0
@@ -880,10 +1195,14 @@ class Store:
             [kind, batch[0][0], batch[-1][0]],
         ):
             existing.setdefault(flag["item_id"], {})[flag["rule"]] = flag
+        joined = self._joined_stories(batch) if kind == "article" else {}
         added = removed = kept = 0
         for item_id, fields in batch:
             stored = existing.get(item_id, {})
             wanted = _matches_by_rule(matcher(fields))
+            if item_id in joined:  # items are judged in id order: earlier ones are settled
+                taken = self._story_rules(joined[item_id], before=item_id)
+                wanted = {rule: match for rule, match in wanted.items() if rule not in taken}
             for rule in stored.keys() - wanted.keys():
                 self.db.execute("DELETE FROM flags WHERE id = ?", [stored[rule]["id"]])
                 removed += 1
@@ -900,6 +1219,15 @@ class Store:
                     )
                 kept += 1
         return added, removed, kept
+
+    def _joined_stories(self, batch: _ItemBatch) -> dict[int, int]:
+        """Story ids of the batch's articles that joined a story begun by another article."""
+        return dict(
+            self.db.execute(
+                "SELECT id, story_id FROM articles WHERE id BETWEEN ? AND ? AND story_id != id",
+                [batch[0][0], batch[-1][0]],
+            ).fetchall()
+        )
 
     # --- reading -------------------------------------------------------------------------
 
@@ -986,6 +1314,35 @@ class Store:
             rows.append(row | {column: json.loads(row[column]) for column in _JSON_COLUMNS})
         return rows
 
+    def flagged_stories(
+        self, *, rule: str | None = None, since: date | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Rows of the `flagged_stories` view: each flagged story once, newest first, with
+        every source that carried it; `since` compares with the story's first flag.
+
+        rules, matched and sources are decoded from JSON.
+        """
+        conditions: list[str] = []
+        params: dict[str, Any] = {}
+        if rule is not None:
+            conditions.append("EXISTS (SELECT 1 FROM json_each(rules) WHERE value = :rule)")
+            params["rule"] = rule
+        if since is not None:
+            conditions.append("flagged_at >= :since")
+            params["since"] = utc_iso(since) if isinstance(since, datetime) else since.isoformat()
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        sql = (
+            f"SELECT * FROM flagged_stories{where}"
+            " ORDER BY flagged_at DESC, published DESC, story DESC"
+        )
+        if limit is not None:
+            sql += " LIMIT :limit"
+            params["limit"] = limit
+        return [
+            row | {column: json.loads(row[column]) for column in ("rules", "matched", "sources")}
+            for row in self.db.query(sql, params)
+        ]
+
     def search(self, query: str, *, limit: int = 20) -> list[dict[str, Any]]:
         """Full-text search over original articles, best match first.
 
@@ -1023,12 +1380,7 @@ class Store:
         health. A daemon killed without a chance to clean up leaves its last plans behind:
         a next_run_at long past.
         """
-        names = [
-            row[0]
-            for row in self.db.execute(
-                "SELECT name FROM sources UNION SELECT source FROM runs ORDER BY 1"
-            )
-        ]
+        names = [row[0] for row in self.db.execute(_SOURCE_NAMES)]
         return [self._source_status(name) for name in names]
 
     def _source_status(self, name: str) -> dict[str, Any]:
@@ -1049,19 +1401,19 @@ class Store:
                 [name, RECENT_RUNS],
             )
         ]
+        counts = self.db.execute(
+            "SELECT articles, duplicates, ticker_items, flags FROM source_counts WHERE source = ?",
+            [name],
+        ).fetchone() or (0, 0, 0, 0)
         status: dict[str, Any] = {
             "name": name,
             "health": _health(judged_run, next_run_at=source[2]),
             "url": source[0],
             "profile": source[1],
-            "articles": scalar(
-                "SELECT count(*) FROM articles WHERE source = :name AND duplicate_of IS NULL"
-            ),
-            "duplicates": scalar(
-                "SELECT count(*) FROM articles WHERE source = :name AND duplicate_of IS NOT NULL"
-            ),
-            "ticker_items": scalar("SELECT count(*) FROM ticker_items WHERE source = :name"),
-            "flags": scalar("SELECT count(*) FROM flagged WHERE source = :name"),
+            "articles": counts[0],
+            "duplicates": counts[1],
+            "ticker_items": counts[2],
+            "flags": counts[3],
             "last_success_at": scalar(
                 "SELECT max(finished_at) FROM runs WHERE source = :name AND ok = 1"
             ),
@@ -1304,6 +1656,18 @@ class Store:
         cursor = self.db.execute(f"{sql} LIMIT 0", params)
         return [description[0] for description in cursor.description]
 
+
+_SOURCE_NAMES = """
+WITH RECURSIVE run_source(name) AS (
+    SELECT min(source) FROM runs
+    UNION ALL
+    SELECT (SELECT min(source) FROM runs WHERE source > run_source.name)
+    FROM run_source WHERE name IS NOT NULL
+)
+SELECT name FROM sources UNION SELECT name FROM run_source WHERE name IS NOT NULL ORDER BY 1
+"""
+"""Configured sources and those with runs: the runs' sources are found by stepping through
+the index, one lookup per source, instead of reading every run."""
 
 _RUN_STATUS_COLUMNS = (
     "started_at",

@@ -1,23 +1,20 @@
 """The engine: applies a site profile to one page. Nothing here knows any particular site.
 
-One page is parsed once (BeautifulSoup + lxml) and only the profile's selectors are run on
-it. Parts are found in an order that lets later parts exclude earlier ones: ticker lines and
-listing items first, then title and dateline, then the body, which skips all of them.
+One page is parsed once (lxml) and only the profile's selectors are run on it, each at most
+once per page (compiled to XPath, so the matching runs in C). Parts are found in an order
+that lets later parts exclude earlier ones: ticker lines and listing items first, then title
+and dateline, then the body, which skips all of them.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-import warnings
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from urllib.parse import urljoin, urlsplit
-
-from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, XMLParsedAsHTMLWarning
-from bs4.element import PageElement, Tag
-from soupsieve import SoupSieve
 
 from newswatch.models import Article, Link, Page, TickerItem
 from newswatch.parse.profile import (
@@ -25,10 +22,21 @@ from newswatch.parse.profile import (
     FieldRule,
     ListingRules,
     Profile,
+    Selector,
     TickerRules,
     describe_selectors,
 )
-from newswatch.parse.text import BLOCK_TAGS, paragraphs, single_line, text_lines
+from newswatch.parse.text import (
+    BLOCK_TAGS,
+    HtmlElement,
+    Node,
+    TextPiece,
+    is_element,
+    paragraphs,
+    parse_html,
+    single_line,
+    text_lines,
+)
 
 _TAG_LIKE = re.compile(r"<\s*[a-zA-Z!/?]")
 _BINARY_SNIFF = 4096
@@ -39,7 +47,7 @@ class _Hit:
     """A value a field rule found: its text, where, and how far down the fallbacks."""
 
     text: str
-    element: Tag | None
+    element: HtmlElement | None
     """None when found by the pattern in the surrounding text."""
     rank: int
     """Index of the selector that found it; len(selectors) for the pattern on the text."""
@@ -55,52 +63,69 @@ class _Body:
 
 @dataclass(frozen=True)
 class _Anchor:
-    element: Tag
+    element: HtmlElement
     url: str
 
 
 class _Context:
-    """One page being parsed: the tree, where relative links point, which hosts are ours."""
+    """One page being parsed: the tree, where relative links point, which hosts are ours,
+    and what each selector matched (each is run once per page)."""
 
-    def __init__(self, soup: BeautifulSoup, url: str, profile: Profile) -> None:
-        self.soup = soup
+    def __init__(self, root: HtmlElement, url: str, profile: Profile) -> None:
+        self.root = root
         self.profile = profile
-        self.base = _base_url(soup, url, profile)
+        self.base = _base_url(root, url, profile)
+        self._base_path = self.base.split("#", 1)[0].split("?", 1)[0]
         hosts = {urlsplit(address).hostname for address in (url, self.base, profile.site or "")}
         self.hosts = {host.lower() for host in hosts if host} | profile.links.hosts
         self._page_text: str | None = None
+        self._matches: dict[Selector, list[HtmlElement]] = {}
+        self._matches_inside: dict[Selector, dict[HtmlElement, list[HtmlElement]]] = {}
 
     def page_text(self) -> str:
         if self._page_text is None:
-            self._page_text = text_lines([self.soup])
+            self._page_text = text_lines([self.root])
         return self._page_text
+
+    def select(self, selector: Selector, scope: HtmlElement | None = None) -> list[HtmlElement]:
+        """The elements `selector` matches in the page, or inside `scope` (not `scope`
+        itself), in document order."""
+        matches = self._matches.get(selector)
+        if matches is None:
+            found = selector.xpath(self.root.getroottree())
+            assert isinstance(found, list)
+            matches = self._matches[selector] = [m for m in found if is_element(m)]
+        if scope is None:
+            return matches
+        inside = self._matches_inside.get(selector)
+        if inside is None:
+            inside = self._matches_inside[selector] = {}
+            for match in matches:
+                for ancestor in match.iterancestors():
+                    inside.setdefault(ancestor, []).append(match)
+        return inside.get(scope, [])
 
     def absolute(self, href: str) -> str | None:
         """The absolute http(s) URL of an href, fragment dropped, query kept as written."""
         href = href.strip()
         if not href or href.startswith("#"):
             return None
-        try:
-            url = urljoin(self.base, href).split("#", 1)[0]
-            parts = urlsplit(url)
-            host = parts.hostname
-        except ValueError:  # e.g. a malformed IPv6 host
-            return None
-        return url if parts.scheme in ("http", "https") and host else None
+        # Only an href of nothing but a query depends on the page's own query: the others
+        # resolve against the page's path, which the pages of a site share.
+        return _absolute_url(self.base if href.startswith("?") else self._base_path, href)
 
     def is_article_url(self, url: str) -> bool:
-        parts = urlsplit(url)
+        host, target = _host_and_target(url)
         rules = self.profile.links
-        if rules.same_host and (parts.hostname or "").lower() not in self.hosts:
+        if rules.same_host and host not in self.hosts:
             return False
-        target = f"{parts.path}?{parts.query}" if parts.query else parts.path
         return any(pattern.search(target) for pattern in rules.article)
 
     def article_anchors(self) -> list[_Anchor]:
         anchors = []
-        for element in self.soup.find_all("a", href=True):
+        for element in self.root.iter("a"):
             href = element.get("href")
-            url = self.absolute(href) if isinstance(href, str) else None
+            url = self.absolute(href) if href is not None else None
             if url is not None and self.is_article_url(url):
                 anchors.append(_Anchor(element, url))
         return anchors
@@ -115,18 +140,16 @@ def parse_page(html: str, url: str, profile: Profile) -> Page:
     if "\x00" in html[:_BINARY_SNIFF] or not _TAG_LIKE.search(html):
         page.warnings.append("page: not HTML (no markup found)")
         return page
-    ctx = _Context(_soup(html), url, profile)
+    ctx = _Context(parse_html(html), url, profile)
     anchors = ctx.article_anchors()
     ticker = _Ticker(ctx, anchors, profile.ticker)
     listing = _Listing(ctx, anchors, profile.listing)
 
     rules = profile.article
-    title, title_rejected = _lookup(ctx.soup, rules.title)
-    dateline, dateline_rejected = (
-        _lookup(ctx.soup, rules.dateline) if rules.dateline else (None, None)
-    )
-    taken = ticker.element_ids | listing.item_ids
-    taken |= {id(hit.element) for hit in (title, dateline) if hit and hit.element}
+    title, title_rejected = _lookup(ctx, rules.title)
+    dateline, dateline_rejected = _lookup(ctx, rules.dateline) if rules.dateline else (None, None)
+    taken: set[Node] = ticker.taken | listing.items
+    taken |= {hit.element for hit in (title, dateline) if hit and hit.element is not None}
     line_filters = [*rules.body.drop, *_patterns(profile.ticker, rules.dateline)]
     body = _body(ctx, rules.body, taken, line_filters, title.text if title else None)
 
@@ -156,17 +179,6 @@ def parse_page(html: str, url: str, profile: Profile) -> Page:
     page.ticker = ticker.items
     page.links = _page_links(anchors, listing.links, ticker.items, url)
     return page
-
-
-def _soup(html: str) -> BeautifulSoup:
-    # bs4's advice about odd input (XML, a lone URL) is noise here: any text may come in.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
-        warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
-        try:
-            return BeautifulSoup(html, "lxml")
-        except UnicodeEncodeError:  # lone surrogates, which lxml cannot take
-            return BeautifulSoup(html.encode("utf-8", "replace").decode("utf-8"), "lxml")
 
 
 def _patterns(ticker: TickerRules | None, dateline: FieldRule | None) -> list[re.Pattern[str]]:
@@ -209,12 +221,15 @@ def _article(
     )
 
 
-def _lookup(scope: Tag, rule: FieldRule) -> tuple[_Hit | None, str | None]:
-    """The first element of the first selector that has text (and fits the pattern, if any);
-    else None and the text of an element the pattern turned down, to say why."""
+def _lookup(
+    ctx: _Context, rule: FieldRule, scope: HtmlElement | None = None
+) -> tuple[_Hit | None, str | None]:
+    """The first element of the first selector that has text (and fits the pattern, if any),
+    in the page or inside `scope`; else None and the text of an element the pattern turned
+    down, to say why."""
     rejected = None
     for rank, selector in enumerate(rule.selectors):
-        for element in selector.iselect(scope):
+        for element in ctx.select(selector, scope):
             text = single_line([element])
             if rule.strip is not None:
                 text = rule.strip.sub("", text).strip()
@@ -249,7 +264,7 @@ def _field_notes(part: str, rule: FieldRule, hit: _Hit | None, rejected: str | N
     return _rank_notes(part, rule.selectors, hit.rank)
 
 
-def _rank_notes(part: str, selectors: Sequence[SoupSieve], rank: int) -> list[str]:
+def _rank_notes(part: str, selectors: Sequence[Selector], rank: int) -> list[str]:
     if rank == 0:
         return []
     tried = describe_selectors(selectors[:rank])
@@ -287,7 +302,7 @@ def _unreadable(part: str, raw: str, profile: Profile) -> str:
 def _body(
     ctx: _Context,
     rule: BodyRule,
-    taken: set[int],
+    taken: set[Node],
     line_filters: list[re.Pattern[str]],
     title: str | None,
 ) -> _Body | None:
@@ -295,11 +310,11 @@ def _body(
     taken for something else, `remove` matches, filtered lines, and a paragraph that only
     repeats the title (a heading the title selectors did not catch)."""
     for rank, selector in enumerate(rule.selectors):
-        for container in selector.iselect(ctx.soup):
-            if id(container) in taken:
+        for container in ctx.select(selector):
+            if container in taken:
                 continue
-            removed = rule.remove.iselect(container) if rule.remove else ()
-            skip = taken | {id(element) for element in removed}
+            removed = ctx.select(rule.remove, container) if rule.remove else ()
+            skip = taken.union(removed)
             kept = []
             for paragraph in paragraphs([container], skip):
                 if paragraph.link_density > rule.max_link_density:
@@ -322,18 +337,19 @@ class _Ticker:
 
     def __init__(self, ctx: _Context, anchors: list[_Anchor], rule: TickerRules | None) -> None:
         self.items: list[TickerItem] = []
-        self.element_ids: set[int] = set()
+        self.taken: set[Node] = set()
+        """The elements and text of the ticker lines: not body text."""
         self.warnings: list[str] = []
         if rule is None:
             return
-        anchor_ids = {id(anchor.element) for anchor in anchors}
+        anchor_elements = {anchor.element for anchor in anchors}
         seen: set[str] = set()
         for anchor in anchors:
-            found = _ticker_line(anchor.element, rule.pattern, anchor_ids)
+            found = _ticker_line(anchor.element, rule.pattern, anchor_elements)
             if found is None:
                 continue
             match, line = found
-            self.element_ids.update(id(node) for node in line)
+            self.taken.update(line)
             text = _group(match, "text")
             if text is None or anchor.url in seen:
                 continue
@@ -350,44 +366,74 @@ class _Ticker:
 
 
 def _ticker_line(
-    anchor: Tag, pattern: re.Pattern[str], anchor_ids: set[int]
-) -> tuple[re.Match[str], list[PageElement]] | None:
+    anchor: HtmlElement, pattern: re.Pattern[str], anchors: set[HtmlElement]
+) -> tuple[re.Match[str], list[Node]] | None:
     """The ticker line an article link makes: its own text, or the line it stands on when
     part of the line (the region, say) sits beside the link."""
     match = pattern.search(single_line([anchor]))
     if match is not None:
         return match, [anchor]
-    node: Tag = anchor
+    node = anchor
+    parent = node.getparent()
     while (
-        isinstance(node.parent, Tag)
-        and node.parent.name not in BLOCK_TAGS
+        parent is not None
+        and parent.tag not in BLOCK_TAGS
         and all(_is_blank(sibling) for sibling in _siblings_of(node))
     ):
-        node = node.parent
-    before = _same_line(node.previous_siblings, anchor_ids)
-    line = [*reversed(before), node, *_same_line(node.next_siblings, anchor_ids)]
+        node, parent = parent, parent.getparent()
+    before = _same_line(_previous_siblings(node), anchors)
+    line = [*reversed(before), node, *_same_line(_next_siblings(node), anchors)]
     match = pattern.search(single_line(line))
     return (match, line) if match is not None else None
 
 
-def _siblings_of(node: Tag) -> Iterable[PageElement]:
-    yield from node.previous_siblings
-    yield from node.next_siblings
+def _previous_siblings(node: HtmlElement) -> Iterator[Node]:
+    """What comes before `node` in its parent, nearest first: elements (comments included)
+    and the text between them."""
+    sibling = node.getprevious()
+    while sibling is not None:
+        if sibling.tail:
+            yield TextPiece(sibling, tail=True)
+        yield sibling
+        sibling = sibling.getprevious()
+    parent = node.getparent()
+    if parent is not None and parent.text:
+        yield TextPiece(parent, tail=False)
 
 
-def _is_blank(node: PageElement) -> bool:
-    return not isinstance(node, Tag) and not str(node).strip()
+def _next_siblings(node: HtmlElement) -> Iterator[Node]:
+    """What follows `node` in its parent, nearest first."""
+    if node.tail:
+        yield TextPiece(node, tail=True)
+    sibling = node.getnext()
+    while sibling is not None:
+        yield sibling
+        if sibling.tail:
+            yield TextPiece(sibling, tail=True)
+        sibling = sibling.getnext()
 
 
-def _same_line(siblings: Iterable[PageElement], anchor_ids: set[int]) -> list[PageElement]:
+def _siblings_of(node: HtmlElement) -> Iterable[Node]:
+    yield from _previous_siblings(node)
+    yield from _next_siblings(node)
+
+
+def _is_blank(node: Node) -> bool:
+    """Whitespace, or a comment of nothing but whitespace."""
+    if isinstance(node, TextPiece):
+        return not node.text.strip()
+    return not is_element(node) and not (node.text or "").strip()
+
+
+def _same_line(siblings: Iterable[Node], anchors: set[HtmlElement]) -> list[Node]:
     """Siblings up to a line break, a block, or another article link (the next line)."""
     line = []
     for sibling in siblings:
-        if isinstance(sibling, Tag) and (
-            sibling.name == "br"
-            or sibling.name in BLOCK_TAGS
-            or id(sibling) in anchor_ids
-            or any(id(inner) in anchor_ids for inner in sibling.find_all("a", href=True))
+        if is_element(sibling) and (
+            sibling.tag == "br"
+            or sibling.tag in BLOCK_TAGS
+            or sibling in anchors
+            or any(inner in anchors for inner in sibling.iterdescendants("a"))
         ):
             break
         line.append(sibling)
@@ -399,17 +445,17 @@ class _Listing:
 
     def __init__(self, ctx: _Context, anchors: list[_Anchor], rule: ListingRules | None) -> None:
         self.links: list[Link] = []
-        self.item_ids: set[int] = set()
+        self.items: set[Node] = set()
         self.warnings: list[str] = []
         self._misses: Counter[tuple[str, str]] = Counter()
         if rule is None:
             return
-        urls = {id(anchor.element): anchor.url for anchor in anchors}
+        urls = {anchor.element: anchor.url for anchor in anchors}
         found = next(
             (
                 (rank, items)
                 for rank, selector in enumerate(rule.items)
-                if (items := selector.select(ctx.soup))
+                if (items := ctx.select(selector))
             ),
             None,
         )
@@ -420,7 +466,7 @@ class _Listing:
             return
         rank, items = found
         self.warnings += _rank_notes("listing.items", rule.items, rank)
-        self.item_ids = {id(item) for item in items}
+        self.items = set(items)
         seen: set[str] = set()
         for item in items:
             link = self._item(ctx, item, rule, urls)
@@ -431,37 +477,41 @@ class _Listing:
             self.warnings.append(f"listing.{part}: {problem} in {count} of {len(items)} items")
 
     def _item(
-        self, ctx: _Context, item: Tag, rule: ListingRules, urls: dict[int, str]
+        self, ctx: _Context, item: HtmlElement, rule: ListingRules, urls: dict[HtmlElement, str]
     ) -> Link | None:
-        anchor = self._link(item, rule, urls)
+        anchor = self._link(ctx, item, rule, urls)
         if anchor is None:
             self._misses["link", "no article link, item skipped"] += 1
             return None
-        title = self._text(item, "title", rule.title) or single_line([anchor]) or None
-        meta = self._meta(item, rule.meta)
+        title = self._text(ctx, item, "title", rule.title) or single_line([anchor]) or None
+        meta = self._meta(ctx, item, rule.meta)
         return Link(
-            url=urls[id(anchor)],
+            url=urls[anchor],
             title=title,
-            summary=self._text(item, "summary", rule.summary),
+            summary=self._text(ctx, item, "summary", rule.summary),
             region=_group(meta, "region") if meta else None,
             published=self._date(ctx.profile, meta),
         )
 
-    def _link(self, item: Tag, rule: ListingRules, urls: dict[int, str]) -> Tag | None:
+    def _link(
+        self, ctx: _Context, item: HtmlElement, rule: ListingRules, urls: dict[HtmlElement, str]
+    ) -> HtmlElement | None:
         for selector in rule.link:
-            for element in selector.iselect(item):
-                anchor = element if element.name == "a" else element.find("a", href=True)
-                if isinstance(anchor, Tag) and id(anchor) in urls:
+            for element in ctx.select(selector, item):
+                anchor = element if element.tag == "a" else _first_link(element)
+                if anchor is not None and anchor in urls:
                     return anchor
-        fallback = next((a for a in item.find_all("a", href=True) if id(a) in urls), None)
+        fallback = next((a for a in item.iterdescendants("a") if a in urls), None)
         if fallback is not None and rule.link:
             self._misses["link", f"no selector matched ({describe_selectors(rule.link)})"] += 1
         return fallback
 
-    def _text(self, item: Tag, part: str, rule: FieldRule | None) -> str | None:
+    def _text(
+        self, ctx: _Context, item: HtmlElement, part: str, rule: FieldRule | None
+    ) -> str | None:
         if rule is None:
             return None
-        hit, _ = _lookup(item, rule)
+        hit, _ = _lookup(ctx, rule, item)
         if hit is None:
             self._misses[part, f"no selector matched ({describe_selectors(rule.selectors)})"] += 1
         elif hit.rank > 0:
@@ -470,10 +520,12 @@ class _Listing:
             ] += 1
         return hit.text if hit else None
 
-    def _meta(self, item: Tag, rule: FieldRule | None) -> re.Match[str] | None:
+    def _meta(
+        self, ctx: _Context, item: HtmlElement, rule: FieldRule | None
+    ) -> re.Match[str] | None:
         if rule is None:
             return None
-        hit, _ = _lookup(item, rule)
+        hit, _ = _lookup(ctx, rule, item)
         if hit is None:
             hit = _search(rule, text_lines([item]))
             problem = f"no selector matched ({describe_selectors(rule.selectors)})"
@@ -508,13 +560,38 @@ def _page_links(
     return links
 
 
-def _base_url(soup: BeautifulSoup, url: str, profile: Profile) -> str:
+@functools.lru_cache(maxsize=4096)
+def _absolute_url(base: str, href: str) -> str | None:
+    """Menus, tickers and footers repeat on every page of a site: each link is resolved
+    once, not once per page."""
+    try:
+        url = urljoin(base, href).split("#", 1)[0]
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # e.g. a malformed IPv6 host
+        return None
+    return url if parts.scheme in ("http", "https") and host else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _host_and_target(url: str) -> tuple[str, str]:
+    """The lower-case host, and the path and query that link patterns are searched in."""
+    parts = urlsplit(url)
+    target = f"{parts.path}?{parts.query}" if parts.query else parts.path
+    return (parts.hostname or "").lower(), target
+
+
+def _first_link(element: HtmlElement) -> HtmlElement | None:
+    """The first <a href> inside `element`."""
+    return next((a for a in element.iterdescendants("a") if a.get("href") is not None), None)
+
+
+def _base_url(root: HtmlElement, url: str, profile: Profile) -> str:
     """Where relative links point: <base href>, else the page URL, else the profile's site
     (a saved file has no http(s) address of its own)."""
     base = url if _is_web(url) else (profile.site or url)
-    tag = soup.find("base", href=True)
-    href = tag.get("href") if isinstance(tag, Tag) else None
-    if isinstance(href, str):
+    href = next((tag.get("href") for tag in root.iter("base") if tag.get("href") is not None), None)
+    if href is not None:
         try:
             candidate = urljoin(base, href.strip())
         except ValueError:

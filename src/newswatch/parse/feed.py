@@ -25,17 +25,18 @@ from datetime import date, datetime
 from typing import Any
 
 import feedparser  # type: ignore[import-untyped]
-from bs4 import BeautifulSoup
 
 from newswatch.models import Article, Link, Page
 from newswatch.parse.generic import (
+    GenericProfile,
     absolute_url,
     language_code,
     parse_generic,
     single_spaced,
     source_line,
 )
-from newswatch.parse.text import paragraphs
+from newswatch.parse.profile import Profile as SiteProfile
+from newswatch.parse.text import paragraphs, parse_html
 
 FEED = "feed"
 
@@ -63,6 +64,9 @@ class FeedProfile:
 
     name: str = FEED
     description: str = "RSS and Atom feeds; any other page is read by the generic profile"
+    articles: SiteProfile | GenericProfile = field(default_factory=GenericProfile)
+    """What reads the pages the entries link to, when a source follows them: the generic
+    profile, or a site's (a source's `article_profile`)."""
 
 
 @dataclass
@@ -240,8 +244,7 @@ def _detail_text(value: str | None, detail: Any) -> str:
     if "html" not in kind:
         blocks = re.split(r"\n\s*\n", value)
     else:
-        soup = BeautifulSoup(value, "lxml")
-        blocks = [" ".join(paragraph.lines) for paragraph in paragraphs([soup])]
+        blocks = [" ".join(paragraph.lines) for paragraph in paragraphs([parse_html(value)])]
     kept = [single_spaced(block) for block in blocks]
     return "\n\n".join(block for block in kept if block and not _WORDPRESS_FOOTER.match(block))
 

@@ -19,6 +19,8 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 import soupsieve
+from cssselect import HTMLTranslator, SelectorError
+from lxml import etree
 
 from newswatch.errors import ConfigError
 
@@ -48,10 +50,40 @@ TICKER_GROUPS = frozenset({"region", "date", "text"})
 
 
 @dataclass(frozen=True)
+class Selector:
+    """A CSS selector as the profile wrote it, compiled to XPath for lxml.
+
+    Like the DOM's querySelectorAll, it is matched against the whole document: in "td.main
+    h1" the td may lie outside the part of the page being searched. soupsieve checks the
+    syntax (its messages say what is wrong), cssselect compiles it.
+    """
+
+    pattern: str
+    xpath: etree.XPath
+    """Every match in a document, in document order (evaluate it on the ElementTree)."""
+
+
+_CSS_TO_XPATH = HTMLTranslator()
+
+
+def compile_selector(text: str) -> Selector:
+    """Raises ValueError, naming the selector and the problem."""
+    try:
+        soupsieve.compile(text)
+    except soupsieve.SelectorSyntaxError as exc:
+        first_line = str(exc).splitlines()[0]
+        raise ValueError(f"bad CSS selector {text!r}: {first_line}") from None
+    try:
+        return Selector(text, etree.XPath(_CSS_TO_XPATH.css_to_xpath(text, prefix="descendant::")))
+    except SelectorError as exc:
+        raise ValueError(f"unsupported CSS selector {text!r}: {exc}") from None
+
+
+@dataclass(frozen=True)
 class FieldRule:
     """Where one value is found: selectors tried in order, then `pattern` on the text around."""
 
-    selectors: tuple[soupsieve.SoupSieve, ...] = ()
+    selectors: tuple[Selector, ...] = ()
     pattern: re.Pattern[str] | None = None
     """Named groups give the values; an element only counts if the pattern matches its text."""
     strip: re.Pattern[str] | None = None
@@ -62,8 +94,8 @@ class FieldRule:
 class BodyRule:
     """How the article body is cut out of the page and cleaned."""
 
-    selectors: tuple[soupsieve.SoupSieve, ...]
-    remove: soupsieve.SoupSieve | None = None
+    selectors: tuple[Selector, ...]
+    remove: Selector | None = None
     """Elements inside the body container that are not article text (ads, share boxes);
     the profile's list compiled as one selector group, so one walk finds them all."""
     drop: tuple[re.Pattern[str], ...] = ()
@@ -92,8 +124,8 @@ class ArticleRules:
 
 @dataclass(frozen=True)
 class ListingRules:
-    items: tuple[soupsieve.SoupSieve, ...]
-    link: tuple[soupsieve.SoupSieve, ...] = ()
+    items: tuple[Selector, ...]
+    link: tuple[Selector, ...] = ()
     title: FieldRule | None = None
     summary: FieldRule | None = None
     meta: FieldRule | None = None
@@ -123,7 +155,7 @@ class Profile:
     """Home URL; the base for relative links when the page's own URL is not http(s)."""
 
 
-def describe_selectors(selectors: Iterable[soupsieve.SoupSieve]) -> str:
+def describe_selectors(selectors: Iterable[Selector]) -> str:
     """Selectors as the profile wrote them, for messages."""
     return ", ".join(selector.pattern for selector in selectors)
 
@@ -253,20 +285,13 @@ def _as_strings(value: object) -> tuple[str, ...]:
     raise ValueError(f"expected a string or an array of strings, got {_type_name(value)}")
 
 
-def _as_selectors(value: object) -> tuple[soupsieve.SoupSieve, ...]:
-    compiled = []
-    for text in _as_strings(value):
-        try:
-            compiled.append(soupsieve.compile(text))
-        except soupsieve.SelectorSyntaxError as exc:
-            first_line = str(exc).splitlines()[0]
-            raise ValueError(f"bad CSS selector {text!r}: {first_line}") from None
-    return tuple(compiled)
+def _as_selectors(value: object) -> tuple[Selector, ...]:
+    return tuple(compile_selector(text) for text in _as_strings(value))
 
 
-def _as_selector_group(value: object) -> soupsieve.SoupSieve | None:
+def _as_selector_group(value: object) -> Selector | None:
     selectors = _as_selectors(value)
-    return soupsieve.compile(", ".join(s.pattern for s in selectors)) if selectors else None
+    return compile_selector(", ".join(s.pattern for s in selectors)) if selectors else None
 
 
 def _as_patterns(value: object) -> tuple[re.Pattern[str], ...]:

@@ -2,14 +2,24 @@
 
 Block elements and `<br><br>` end a paragraph; a single `<br>` ends a line inside it.
 The walk is iterative, so absurdly nested tag soup cannot exhaust the stack.
+
+Pages are parsed by lxml (libxml2's HTML parser, the one BeautifulSoup's "lxml" builder
+drives too), whose elements are built in C: several times faster than a BeautifulSoup tree.
+In lxml, text is not a node of its own: an element's `text` comes before its first child,
+and each child's `tail` follows it. A `TextPiece` names one such run of text, so it can be
+left out of a walk like an element can.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeGuard
 
-from bs4.element import NavigableString, PageElement, PreformattedString, Tag
+import lxml.html
+from lxml import etree
+
+HtmlElement = lxml.html.HtmlElement
 
 BLOCK_TAGS = frozenset(
     {
@@ -27,6 +37,59 @@ NON_TEXT_TAGS = frozenset(
     }
 )  # fmt: skip
 """Never article text on any site, so not left to the profiles."""
+
+
+def parse_html(html: str) -> HtmlElement:
+    """The document's root element (an empty <html> when there is nothing to parse).
+
+    The text goes to the parser as UTF-8 bytes, so an XML declaration in it cannot clash
+    with its encoding, and lone surrogates become "?" instead of an error.
+    """
+    data = html.encode("utf-8", "replace")
+    parser = lxml.html.HTMLParser(encoding="utf-8")  # one per call: parsers are not shared
+    try:
+        root = lxml.html.document_fromstring(data, parser=parser)
+    except etree.ParserError:  # nothing but whitespace or comments
+        return lxml.html.document_fromstring(b"<html></html>", parser=parser)
+    if any(error.type == etree.ErrorTypes.ERR_RESOURCE_LIMIT for error in parser.error_log):
+        return _parse_deep(data)
+    return root
+
+
+def _parse_deep(data: bytes) -> HtmlElement:
+    """libxml2's tree builder drops whatever is nested more than 255 elements deep (tag soup
+    of unclosed <font>s gets there); lxml's TreeBuilder, fed the same parse events, does
+    not, at a few times the cost. Comments are left out, so that the last top-level node,
+    which `close` answers with, is the root element."""
+    builder = etree.TreeBuilder(
+        parser=lxml.html.HTMLParser(), insert_comments=False, insert_pis=False
+    )
+    parser = etree.HTMLParser(target=builder, encoding="utf-8")
+    parser.feed(data)
+    root = parser.close()
+    return root if isinstance(root, HtmlElement) else parse_html("")
+
+
+@dataclass(frozen=True)
+class TextPiece:
+    """The text right inside `owner`, before its first child (`tail` False), or the text
+    that follows `owner` up to its next sibling (`tail` True)."""
+
+    owner: HtmlElement
+    tail: bool
+
+    @property
+    def text(self) -> str:
+        return (self.owner.tail if self.tail else self.owner.text) or ""
+
+
+Node = HtmlElement | TextPiece
+"""What a walk can start from or leave out: an element (with all inside it) or a text run."""
+
+
+def is_element(node: object) -> TypeGuard[HtmlElement]:
+    """An element proper: not text, nor a comment or processing instruction."""
+    return isinstance(node, HtmlElement)
 
 
 @dataclass(frozen=True)
@@ -76,39 +139,56 @@ class _Collector:
         return bool(line)
 
 
-def paragraphs(roots: Iterable[PageElement], skip: Collection[int] = ()) -> list[Paragraph]:
-    """The paragraphs of `roots` in document order, leaving out the elements whose id() is in
-    `skip` (parts already taken for something else, or removed by the profile)."""
+_CLOSE = object()
+"""Marks the end of a block element on the walk's stack."""
+
+
+def paragraphs(roots: Iterable[Node], skip: Collection[Node] = ()) -> list[Paragraph]:
+    """The paragraphs of `roots` in document order, leaving out the elements and text runs
+    in `skip` (parts already taken for something else, or removed by the profile). An
+    element's own tail is not part of it."""
     out = _Collector()
-    stack: list[tuple[PageElement, bool, bool]] = [(root, False, False) for root in roots]
+    stack: list[tuple[object, bool]] = [(root, False) for root in roots]
     stack.reverse()
     while stack:
-        node, linked, closing = stack.pop()
-        if closing:
+        node, linked = stack.pop()
+        if node is _CLOSE:
             out.paragraph_break()
-        elif id(node) in skip:
-            continue
-        elif isinstance(node, NavigableString):
-            if not isinstance(node, PreformattedString):  # comments, doctype, CDATA
-                out.add(str(node), linked)
-        elif isinstance(node, Tag) and node.name not in NON_TEXT_TAGS:
-            if node.name == "br":
+        elif isinstance(node, TextPiece):
+            if node not in skip:
+                out.add(node.text, linked)
+        elif isinstance(node, HtmlElement) and node not in skip:
+            name = node.tag
+            if name in NON_TEXT_TAGS:
+                continue
+            if name == "br":
                 out.line_break()
                 continue
-            if node.name in BLOCK_TAGS:
+            if name in BLOCK_TAGS:
                 out.paragraph_break()
-                stack.append((node, linked, True))
-            inner_linked = linked or (node.name == "a" and node.has_attr("href"))
-            stack.extend((child, inner_linked, False) for child in reversed(node.contents))
+                stack.append((_CLOSE, linked))
+            inner_linked = linked or (name == "a" and node.get("href") is not None)
+            stack.extend(reversed(list(_contents(node, inner_linked))))
     out.paragraph_break()
     return out.paragraphs
 
 
-def single_line(roots: Iterable[PageElement], skip: Collection[int] = ()) -> str:
+def _contents(element: HtmlElement, linked: bool) -> Iterator[tuple[object, bool]]:
+    """What is inside an element, in order: its text, then each child and the child's tail
+    (which is in the element, so linked as the element's inside is)."""
+    if element.text:
+        yield TextPiece(element, tail=False), linked
+    for child in element:
+        yield child, linked
+        if child.tail:
+            yield TextPiece(child, tail=True), linked
+
+
+def single_line(roots: Iterable[Node], skip: Collection[Node] = ()) -> str:
     """All the text of `roots` on one line (titles, summaries, ticker teasers)."""
     return " ".join(line for paragraph in paragraphs(roots, skip) for line in paragraph.lines)
 
 
-def text_lines(roots: Iterable[PageElement]) -> str:
+def text_lines(roots: Iterable[Node]) -> str:
     """The text of `roots` one line per line, for patterns anchored with ^ and $."""
     return "\n".join(line for paragraph in paragraphs(roots) for line in paragraph.lines)

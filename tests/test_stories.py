@@ -1,0 +1,376 @@
+"""One story, many sources: near-duplicate detection (MinHash LSH over word shingles), stories
+in the store, one flag per story and rule, and the `flagged_stories` view."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from newswatch.dedup import (
+    LSH_BANDS,
+    SAME_STORY_RESEMBLANCE,
+    SHINGLE_WORDS,
+    content_words,
+    lsh_keys,
+    minhash,
+    resemblance,
+    shingles,
+    story_words,
+)
+from newswatch.models import Article, Page, TickerItem
+from newswatch.store import Store
+
+PLANT = """Solvane Energy GmbH broke ground on Wednesday on an 8 GWh solid-state battery plant \
+near Bautzen in the German state of Saxony, a €1.1 billion project the Dresden-based start-up \
+says will supply cells for commercial vehicles and stationary storage from 2027.
+
+The plant will make lithium-metal pouch cells with a polymer-ceramic separator, a design \
+Solvane has tested in delivery vans since 2023. The company said its cells reached 400 Wh/kg in \
+third-party testing and kept 85% of their capacity after 1,500 cycles.
+
+“Europe cannot afford to watch the next generation of batteries being industrialised \
+elsewhere,” said chief executive Katrin Albers. Saxony’s economy ministry has pledged €180 \
+million in support, subject to approval under EU state aid rules.
+
+Solvane said it would hire about 900 people at the site and is in talks with two truck makers \
+over long-term supply agreements."""
+"""The body of the fixture portal's article 1405802 (flagged by the default rule)."""
+
+LEAD = "Construction has started on Germany's first large solid-state battery factory. "
+DATELINE = "BAUTZEN, Germany, March 26 (Newswire) - "
+
+
+def without_last_paragraph(text: str) -> str:
+    return text.rsplit("\n\n", 1)[0]
+
+
+SAME_STORY = {
+    "new first sentence": LEAD + PLANT,
+    "dateline": DATELINE + PLANT,
+    "last paragraph trimmed": without_last_paragraph(PLANT),
+    "all three edits": DATELINE + LEAD + without_last_paragraph(PLANT),
+    "first sentence rewritten": (
+        "Solvane Energy has started building a solid-state battery factory in Saxony, a "
+        "€1.1 billion project meant to supply truck and storage cells from 2027.\n\n"
+        + PLANT.split("\n\n", 1)[1]
+    ),
+    "typography and case": PLANT.replace("“", '"').replace("”", '"').upper(),
+}
+
+ABOUT = """About Solvane Energy
+
+Solvane Energy GmbH, founded in 2019 and based in Dresden, develops and manufactures \
+lithium-metal battery cells with a polymer-ceramic separator for commercial vehicles, \
+buses and stationary energy storage. The company employs more than 350 people in Dresden \
+and Munich and is backed by a group of European industrial and financial investors. \
+Its cells are tested by delivery fleets in Germany, the Netherlands and Denmark."""
+
+FORWARD_LOOKING = """Forward-looking statements
+
+This release contains forward-looking statements based on the current expectations of \
+Solvane Energy's management. They are subject to risks and uncertainties, many of which are \
+beyond the company's control, and actual results may differ materially from those expressed \
+or implied. Solvane Energy assumes no obligation to update any forward-looking statement, \
+whether as a result of new information, future events or otherwise."""
+
+CONTACT = """Media contact: Jana Krüger, press@solvane.example, +49 351 555 0100"""
+
+
+def release(news: str) -> str:
+    return "\n\n".join([news, ABOUT, FORWARD_LOOKING, CONTACT])
+
+
+PLANT_RELEASE = release(
+    "Solvane Energy broke ground on Wednesday on its 8 GWh battery plant near Bautzen, "
+    "Saxony, where it will hire about 900 people. Production of cells for trucks and "
+    "stationary storage is due to start in 2027, the company said."
+)
+SUPPLY_RELEASE = release(
+    "Solvane Energy has signed a five-year agreement to supply battery packs to Nordbahn "
+    "Logistik, which will electrify 400 regional delivery trucks from next year. Financial "
+    "terms were not disclosed; deliveries start in the second quarter."
+)
+RESULTS_STORY = (
+    "Solvane Energy said on Thursday that its revenue tripled last year as delivery fleets in "
+    "Germany and the Netherlands took more of its cells, though it remained loss-making as "
+    "it spent on its new factory. The company expects to break even in 2028.\n\n"
+    "Chief financial officer Tomasz Nowak said Solvane had enough cash to reach its first "
+    "commercial production and was not planning to raise more equity this year. The company "
+    "will report first-half results in August."
+)
+
+
+def raw_resemblance(first: str, second: str) -> float:
+    """Resemblance over every word, boilerplate included: what the grouping would see
+    without story_words."""
+
+    def runs(text: str) -> frozenset[int]:
+        words = content_words(text)
+        return frozenset(
+            hash(tuple(words[i : i + SHINGLE_WORDS])) for i in range(len(words) - SHINGLE_WORDS)
+        )
+
+    return resemblance(runs(first), runs(second))
+
+
+# --- the measure ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("edit", sorted(SAME_STORY))
+def test_lightly_edited_copies_are_the_same_story(edit: str) -> None:
+    assert resemblance(shingles(PLANT), shingles(SAME_STORY[edit])) >= SAME_STORY_RESEMBLANCE
+
+
+@pytest.mark.parametrize("edit", sorted(SAME_STORY))
+def test_lightly_edited_copies_share_an_lsh_band(edit: str) -> None:
+    original = set(lsh_keys(minhash(shingles(PLANT))))
+    assert original & set(lsh_keys(minhash(shingles(SAME_STORY[edit]))))
+
+
+def test_two_releases_of_one_company_sharing_boilerplate_are_different_stories() -> None:
+    # The shared boilerplate is most of each text: compared whole, they would be grouped.
+    assert raw_resemblance(PLANT_RELEASE, SUPPLY_RELEASE) >= SAME_STORY_RESEMBLANCE
+    assert resemblance(shingles(PLANT_RELEASE), shingles(SUPPLY_RELEASE)) < 0.1
+    for other in (PLANT, RESULTS_STORY):
+        assert resemblance(shingles(SUPPLY_RELEASE), shingles(other)) < 0.1
+    assert resemblance(shingles(PLANT), shingles(RESULTS_STORY)) < 0.1
+
+
+def test_story_words_stop_at_the_boilerplate() -> None:
+    assert story_words(PLANT_RELEASE) == content_words(PLANT_RELEASE.split("\n\n")[0])
+    inline = "Solvane signs a supply deal.\n\nAbout Solvane Energy: Solvane makes cells."
+    assert story_words(inline) == ["solvane", "signs", "a", "supply", "deal"]
+    # A paragraph that merely starts with "About" is text, not a heading.
+    text = "Solvane signs a deal.\n\nAbout 900 people will work at the Bautzen site."
+    assert story_words(text) == content_words(text)
+    # The first paragraph is never cut, whatever it says.
+    assert story_words(ABOUT) == content_words(ABOUT)
+
+
+def test_short_bodies_have_no_shingles() -> None:
+    assert shingles("Solvane breaks ground in Saxony. " * 3) == frozenset()
+    assert resemblance(frozenset(), shingles(PLANT)) == 0.0
+    with pytest.raises(ValueError):
+        minhash(frozenset())
+
+
+def test_lsh_keys_are_stable_across_processes() -> None:
+    """Stored keys must keep meaning the same thing: no per-process hash seed, fixed
+    permutations. A change here means every stored key must be computed again."""
+    keys = lsh_keys(minhash(shingles(PLANT)))
+    assert len(keys) == LSH_BANDS == len(set(keys))
+    assert all(-(2**63) <= key < 2**63 for key in keys)
+    assert keys[:2] == EXPECTED_FIRST_KEYS
+
+
+EXPECTED_FIRST_KEYS = [-7129542721039210991, 7146079721310467278]
+
+
+# --- the store -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Match:
+    rule: str
+    terms: tuple[str, ...]
+    evidence: tuple[str, ...] = ()
+    fields: tuple[str, ...] = ("body",)
+
+
+def solid_state(fields: Mapping[str, str]) -> Sequence[Match]:
+    text = " ".join(fields.values()).lower()
+    return [Match("ssb", ("solid-state battery",))] if "solid-state battery" in text else []
+
+
+def solid_state_and_saxony(fields: Mapping[str, str]) -> Sequence[Match]:
+    text = " ".join(fields.values()).lower()
+    found = [*solid_state(fields)]
+    if "saxony" in text:
+        found.append(Match("saxony", ("Saxony",)))
+    return found
+
+
+class TickingClock:
+    """Every reading a second later: first_seen tells the order articles were stored in."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2025, 3, 26, 8, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store(tmp_path / "news.db", clock=TickingClock()) as opened:
+        for name in ("portal", "wire", "trade"):
+            opened.upsert_source(name, f"http://{name}.example.com/", "generic")
+        yield opened
+
+
+def page(url: str, text: str, title: str = "Solvane breaks ground") -> Page:
+    return Page(url=url, article=Article(url=url, title=title, body=text, published=date.today()))
+
+
+def query(store: Store, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+    with sqlite3.connect(store.path) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def test_near_duplicates_from_other_sources_and_urls_join_one_story(store: Store) -> None:
+    first = store.save_page("portal", page("http://portal.example.com/?id=1", PLANT), **NO_FETCH)
+    copies = [
+        ("wire", "http://wire.example.com/2025/03/26/solvane", SAME_STORY["all three edits"]),
+        ("trade", "http://trade.example.com/news/solvane.html", SAME_STORY["dateline"]),
+        ("portal", "http://portal.example.com/?id=2", SAME_STORY["new first sentence"]),
+    ]
+    for source, url, text in copies:
+        saved = store.save_page(source, page(url, text, title="Other headline"), **NO_FETCH)
+        assert saved.article == "new" and saved.story_of == "http://portal.example.com/?id=1"
+    other = store.save_page("wire", page("http://wire.example.com/r", RESULTS_STORY), **NO_FETCH)
+    assert first.story_of is None and other.story_of is None
+    stories = query(store, "SELECT story_id, count(*) FROM articles GROUP BY story_id")
+    assert sorted(stories) == [(first.article_id, 4), (other.article_id, 1)]
+    similarity = query(store, "SELECT resemblance FROM articles WHERE story_id != id")
+    assert all(SAME_STORY_RESEMBLANCE <= value <= 1 for (value,) in similarity)
+    # every copy stays searchable under its own URL
+    assert len(store.search("Bautzen")) == 4
+
+
+NO_FETCH: dict[str, object] = {"fetch_id": None, "matcher": solid_state}
+
+
+def test_same_company_same_week_stays_apart(store: Store) -> None:
+    saved = [
+        store.save_page("portal", page(f"http://portal.example.com/?id={n}", text), **NO_FETCH)
+        for n, text in enumerate((PLANT_RELEASE, SUPPLY_RELEASE, RESULTS_STORY, PLANT))
+    ]
+    assert [result.story_of for result in saved] == [None, None, None, None]
+    assert query(store, "SELECT count(DISTINCT story_id) FROM articles") == [(4,)]
+
+
+def test_a_story_is_flagged_once_per_rule_and_listed_once(store: Store) -> None:
+    def save(source: str, url: str, text: str) -> int:
+        matcher = solid_state_and_saxony
+        return store.save_page(source, page(url, text), fetch_id=None, matcher=matcher).new_flags
+
+    assert save("portal", "http://portal.example.com/?id=1", PLANT) == 2
+    assert save("wire", "http://wire.example.com/solvane", SAME_STORY["dateline"]) == 0
+    # the exact same text under a third URL: a duplicate, in the same story
+    assert save("trade", "http://trade.example.com/solvane", PLANT) == 0
+    assert save("trade", "http://trade.example.com/results", RESULTS_STORY) == 0
+    assert query(store, "SELECT count(*) FROM flags") == [(2,)]
+
+    [story] = store.flagged_stories()
+    assert sorted(story["rules"]) == ["saxony", "ssb"]
+    assert story["url"] == "http://portal.example.com/?id=1"
+    assert story["source_count"] == 3
+    assert [carrier["source"] for carrier in story["sources"]] == ["portal", "wire", "trade"]
+    assert story["sources"][1]["url"] == "http://wire.example.com/solvane"
+    assert all(carrier["first_seen"] for carrier in story["sources"])
+    assert sorted(story["matched"]) == ["Saxony", "solid-state battery"]
+    assert [row["story"] for row in store.flagged_stories(rule="saxony")] == [story["story"]]
+    assert store.flagged_stories(rule="other") == []
+    # the per-flag view is unchanged: one row per flag
+    assert len(store.flagged()) == 2
+    carriers = query(store, "SELECT story, source, articles FROM story_sources ORDER BY first_seen")
+    assert carriers[:3] == [(story["story"], name, 1) for name in ("portal", "wire", "trade")]
+
+
+def test_a_copy_can_bring_a_rule_the_first_article_lacked(store: Store) -> None:
+    plain = PLANT.replace("solid-state battery", "battery")
+    store.save_page("portal", page("http://portal.example.com/?id=1", plain), **NO_FETCH)
+    saved = store.save_page("wire", page("http://wire.example.com/s", LEAD + PLANT), **NO_FETCH)
+    assert saved.story_of is not None and saved.new_flags == 1
+    [story] = store.flagged_stories()
+    assert story["url"] == "http://portal.example.com/?id=1" and story["source_count"] == 2
+
+
+def test_reapplying_rules_keeps_one_flag_per_story(store: Store) -> None:
+    never: dict[str, object] = {"fetch_id": None, "matcher": lambda fields: []}
+    store.save_page("portal", page("http://portal.example.com/?id=1", PLANT), **never)
+    store.save_page("wire", page("http://wire.example.com/s", DATELINE + PLANT), **never)
+    store.save_page("wire", page("http://wire.example.com/r", RESULTS_STORY), **never)
+    assert store.flagged_stories() == []
+    result = store.reapply_rules(solid_state)
+    assert (result.added, result.removed) == (1, 0)
+    [(item_id,)] = query(store, "SELECT item_id FROM flags")
+    assert item_id == query(store, "SELECT min(id) FROM articles")[0][0]
+    assert store.reapply_rules(solid_state).added == 0
+
+
+def test_a_ticker_flag_for_a_stored_article_is_that_story(store: Store) -> None:
+    url = "http://portal.example.com/?id=1"
+    teaser = TickerItem(url=url, text="Solvane breaks ground on solid-state battery plant...")
+    store.save_page("portal", Page(url="http://portal.example.com/", ticker=[teaser]), **NO_FETCH)
+    orphan = TickerItem(url="http://portal.example.com/?id=9", text="A solid-state battery...")
+    store.save_page("portal", Page(url="http://portal.example.com/", ticker=[orphan]), **NO_FETCH)
+    store.save_page("portal", page(url, PLANT), **NO_FETCH)
+    store.save_page("wire", page("http://wire.example.com/s", DATELINE + PLANT), **NO_FETCH)
+    stories = store.flagged_stories()
+    assert len(stories) == 2
+    by_url = {story["url"]: story for story in stories}
+    assert by_url[url]["source_count"] == 2
+    assert by_url["http://portal.example.com/?id=9"]["story"] is None
+    assert by_url["http://portal.example.com/?id=9"]["sources"][0]["source"] == "portal"
+
+
+def test_lookups_stay_narrow_as_history_grows(store: Store) -> None:
+    """Each article brings LSH_BANDS keys; a new one is compared only with the articles that
+    share a key with it, never with the whole history."""
+    for number in range(120):
+        text = " ".join(f"w{number}x{i}" for i in range(60))  # unrelated stories
+        store.save_page("wire", page(f"http://wire.example.com/{number}", text), **NO_FETCH)
+    store.save_page("portal", page("http://portal.example.com/?id=1", PLANT), **NO_FETCH)
+    assert query(store, "SELECT count(*) FROM article_lsh") == [(121 * LSH_BANDS,)]
+    keys = lsh_keys(minhash(shingles(DATELINE + PLANT)))
+    marks = ", ".join("?" * len(keys))
+    candidates = query(
+        store, f"SELECT DISTINCT article_id FROM article_lsh WHERE key IN ({marks})", keys
+    )
+    assert len(candidates) == 1
+    plan = " ".join(
+        str(row[-1])
+        for row in query(
+            store,
+            f"EXPLAIN QUERY PLAN SELECT article_id FROM article_lsh WHERE key IN ({marks})",
+            keys,
+        )
+    )
+    assert "USING PRIMARY KEY" in plan or "USING COVERING INDEX" in plan
+
+
+def test_an_older_database_gets_stories_and_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import newswatch.store as store_module
+
+    db = tmp_path / "v3.db"
+    with monkeypatch.context() as before_stories:
+        before_stories.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:3])
+        before_stories.setattr(store_module, "SCHEMA_VERSION", 3)
+        Store(db).close()
+    with sqlite3.connect(db) as conn:
+        for number, (text, duplicate_of) in enumerate(((PLANT, None), (PLANT, 1)), start=1):
+            conn.execute(
+                "INSERT INTO articles (url, fetched_url, title, body, duplicate_of, first_seen,"
+                " last_seen) VALUES (?, ?, 'Solvane', ?, ?, '2025-03-26T08:00:00Z',"
+                " '2025-03-26T08:00:00Z')",
+                [f"http://portal.example.com/?id={number}"] * 2 + [text, duplicate_of],
+            )
+    with Store(db) as store:
+        assert query(store, "SELECT id, story_id, resemblance FROM articles") == [
+            (1, 1, None),
+            (2, 1, 1.0),
+        ]
+        assert query(store, "SELECT count(*) FROM article_lsh") == [(LSH_BANDS,)]
+        store.upsert_source("wire", "http://wire.example.com/", "feed")
+        copy = page("http://wire.example.com/copy", DATELINE + PLANT)
+        saved = store.save_page("wire", copy, **NO_FETCH)
+    assert saved.story_of == "http://portal.example.com/?id=1"
