@@ -253,3 +253,20 @@ def test_ctrl_c_keeps_what_was_fetched(tmp_path: Path, server: ScriptedServer) -
         assert connection.execute("SELECT count(*) FROM articles").fetchone()[0] == 1
         (error,) = connection.execute("SELECT error FROM runs").fetchone()
     assert "interrupted" in error
+
+
+def test_feeds_and_alerts_must_name_existing_rules(run_cli: CliRunner, tmp_path: Path) -> None:
+    config = tmp_path / "cfg.toml"
+    config.write_text(
+        "[[sources]]\nname = 'x'\nurl = 'http://127.0.0.1:9/'\n"
+        "[[feeds]]\npath = 'out.xml'\nrule = 'solid-state-batery'\n",
+        encoding="utf-8",
+    )
+    assert_clean_failure(
+        run_cli("--config", str(config), "fetch"), 2, "feeds[0].rule", "solid-state-batery"
+    )
+    config.write_text(
+        "[[alerts]]\nname = 'desk'\nurls = ['json://127.0.0.1:9/']\nrule = 'nope'\n",
+        encoding="utf-8",
+    )
+    assert_clean_failure(run_cli("--config", str(config), "alerts", "test"), 2, "nope")

@@ -532,10 +532,14 @@ def flagged(app: App, rule: str | None, since: Any, limit: int, as_json: bool) -
         rows = store.flagged_stories(rule=rule, since=since.date() if since else None, limit=limit)
     if as_json:
         _print_json_rows(rows)
-    elif not rows:
-        out.print("no flagged stories yet")
-    else:
+    elif rows:
         _print_flagged_stories(rows)
+    elif rule or since:
+        out.print("no flagged stories match")
+    else:
+        out.print("no flagged stories yet")
+    if rule and rule not in {r.name for r in app.rules().rules}:
+        err.print(f"warning: no rule named {rule!r} in the rules file", style="yellow")
 
 
 def _print_flagged_stories(rows: Sequence[dict[str, Any]]) -> None:
@@ -805,10 +809,10 @@ def demo(app: App) -> None:
     _print_reports(reports, verbose=False)
     err.print("(the sample portal has one broken ticker link on purpose: that error is expected)")
     with demo_app.store() as store:
-        rows = store.flagged(limit=20)
+        rows = store.flagged_stories(limit=20)
     if rows:
         out.print("\nFlagged stories", style="bold")
-        _print_stories(rows)
+        _print_flagged_stories(rows)
     out.print(
         f"\nStored in {database}. Try:\n"
         f"  newswatch --db {database} flagged\n"

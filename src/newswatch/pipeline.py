@@ -479,5 +479,11 @@ def config_rules(config: Config) -> RuleSet:
     """The configuration's rules file, or the bundled default rules; alert targets may only
     name rules that exist."""
     rules = load_rules(config.rules_path or default_rules_path())
-    check_alert_rules(config.alerts, [rule.name for rule in rules.rules], config.path)
+    names = [rule.name for rule in rules.rules]
+    check_alert_rules(config.alerts, names, config.path)
+    for index, feed in enumerate(config.feeds):
+        if feed.rule is not None and feed.rule not in names:
+            known = ", ".join(names)
+            message = f"no rule named {feed.rule!r} in the rules file (rules: {known})"
+            raise ConfigError(config.path, f"feeds[{index}].rule", message)
     return rules
