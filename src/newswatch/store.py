@@ -714,8 +714,14 @@ class Store:
             self._prepare()
         except sqlite3.DatabaseError as error:
             self.close()
+            hint = ""
+            if "readonly" in str(error):
+                hint = (
+                    " (newswatch keeps the database in WAL mode, which needs to write next to"
+                    f" the file: make {self.path.parent} writable, or copy the file elsewhere)"
+                )
             raise NewswatchError(
-                f"{self.path}: cannot use as newswatch database: {error}"
+                f"{self.path}: cannot use as newswatch database: {error}{hint}"
             ) from error
         except BaseException:
             self.close()
