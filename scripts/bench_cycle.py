@@ -19,6 +19,7 @@ Both are repeated (fresh database each time) and the medians printed. Usage:
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -87,8 +88,6 @@ def fetch_once(portal: PortalProcess, config: Path) -> Cycle:
 
 
 def stored_articles(config: Path) -> int:
-    import sqlite3
-
     with sqlite3.connect(config.parent / "news.db") as db:
         count: int = db.execute("SELECT count(*) FROM articles").fetchone()[0]
         return count
@@ -105,16 +104,17 @@ def main() -> None:
     seconds: list[Cycle] = []
     with PortalProcess(hosts=HOSTS, articles=args.articles, latency=args.latency) as portal:
         for attempt in range(args.repeat):
-            folder = Path(tempfile.mkdtemp(prefix="newswatch-bench-cycle-"))
-            config = write_config(folder, portal.hosts, delay=args.delay)
-            first = fetch_once(portal, config)
-            second = fetch_once(portal, config)
+            with tempfile.TemporaryDirectory(prefix="newswatch-bench-cycle-") as folder:
+                config = write_config(Path(folder), portal.hosts, delay=args.delay)
+                first = fetch_once(portal, config)
+                second = fetch_once(portal, config)
+                articles = stored_articles(config)
             firsts.append(first)
             seconds.append(second)
             bound = first.busiest_host_requests * args.delay
             print(
                 f"run {attempt + 1}: first {first.wall:.1f}s for {first.requests} requests "
-                f"({stored_articles(config)} articles stored; bound {bound:.1f}s, "
+                f"({articles} articles stored; bound {bound:.1f}s, "
                 f"{first.wall / bound:.3f}x); second {second.wall:.2f}s, "
                 f"{second.requests} requests, {second.body_bytes} body bytes",
                 flush=True,

@@ -104,7 +104,8 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between runs")
     parser.add_argument("--publish-every", type=float, default=4.0, help="seconds, per host")
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="newswatch-bench-daemon-"))
+    scratch = tempfile.TemporaryDirectory(prefix="newswatch-bench-daemon-")
+    folder = Path(scratch.name)
     portal_options = {"hosts": HOSTS, "articles": 50, "latency": 0.01}
     with PortalProcess(**portal_options, publish_every=args.publish_every) as portal:
         config = write_config(folder, portal.hosts, delay=0.05, interval=f"{args.interval}s")
@@ -132,6 +133,7 @@ def main() -> None:
             finally:
                 daemon.send_signal(signal.SIGTERM)
                 status = daemon.wait(timeout=30)
+    scratch.cleanup()
     reference, last = samples[0], samples[-1]
     ratio = last.rss_kb / reference.rss_kb
     print(f"\nRSS after {last.cycles} cycles / after {reference.cycles}: {ratio:.3f} ", end="")

@@ -285,28 +285,29 @@ class SourceRun:
                 report.warnings.extend(f"{result.url}: {w}" for w in page.warnings)
         elif not result.not_modified:
             report.errors.append(f"{result.url}: {result.error or result.status}")
-        fetch_id = self.store.record_fetch(
-            source=self.source.name,
-            url=result.url,
-            status=result.status,
-            size=len(result.content),
-            elapsed=result.elapsed,
-            error=result.error,
-            warnings=page.warnings if page else (),
-        )
-        if page is not None:
-            report.add(
-                self.store.save_page(
-                    self.source.name, page, fetch_id=fetch_id, matcher=self.matcher
-                )
+        with self.store.transaction():  # the fetch and what it brought, in one commit
+            fetch_id = self.store.record_fetch(
+                source=self.source.name,
+                url=result.url,
+                status=result.status,
+                size=len(result.content),
+                elapsed=result.elapsed,
+                error=result.error,
+                warnings=page.warnings if page else (),
             )
-        for entry in entries:  # stored under their own URL; fetched_url is the feed's
-            entry_page = Page(url=result.final_url, article=entry)
-            report.add(
-                self.store.save_page(
-                    self.source.name, entry_page, fetch_id=fetch_id, matcher=self.matcher
+            if page is not None:
+                report.add(
+                    self.store.save_page(
+                        self.source.name, page, fetch_id=fetch_id, matcher=self.matcher
+                    )
                 )
-            )
+            for entry in entries:  # stored under their own URL; fetched_url is the feed's
+                entry_page = Page(url=result.final_url, article=entry)
+                report.add(
+                    self.store.save_page(
+                        self.source.name, entry_page, fetch_id=fetch_id, matcher=self.matcher
+                    )
+                )
         if followed:
             self._note_followed(result, page)
         self._done += 1

@@ -116,7 +116,7 @@ import statistics
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -702,6 +702,7 @@ class Store:
     def __init__(self, path: str | Path, *, clock: Callable[[], datetime] | None = None) -> None:
         self.path = Path(path)
         self._clock = clock or _utc_now
+        self._in_transaction = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             connection = sqlite3.connect(
@@ -752,14 +753,23 @@ class Store:
                 MIGRATIONS[number](self.db)
                 self.db.execute(f"PRAGMA user_version = {number + 1}")
 
+    def transaction(self) -> AbstractContextManager[None]:
+        """Several writes as one transaction, committed once: the writes inside join it
+        (a fetch and the page it brought are stored together, at the cost of one commit)."""
+        return self._transaction()
+
     @contextmanager
     def _transaction(self) -> Iterator[None]:
         """BEGIN IMMEDIATE takes the write lock up front, so a second writer waits for the
-        busy timeout instead of failing midway when its read turns into a write.
+        busy timeout instead of failing midway when its read turns into a write. Inside a
+        transaction already, the writes simply join it.
 
         Readers never block us (WAL); another writer can, and a long wait is logged so
         whoever holds the lock can be found.
         """
+        if self._in_transaction:
+            yield
+            return
         asked = time.monotonic()
         try:
             self.db.execute("BEGIN IMMEDIATE")
@@ -777,12 +787,15 @@ class Store:
                 self.path,
                 waited,
             )
+        self._in_transaction = True
         try:
             yield
             self.db.commit()
         except BaseException:
             self.db.rollback()
             raise
+        finally:
+            self._in_transaction = False
 
     def close(self) -> None:
         self.db.close()
@@ -802,8 +815,12 @@ class Store:
         return utc_iso(self._clock())
 
     def _insert(self, table: str, record: dict[str, Any]) -> int:
-        """Insert one row; returns its id."""
-        row_id = self.db.table(table).insert(record).last_pk
+        """Insert one row; returns its id. Plain SQL: sqlite-utils' insert reads the schema
+        on every call, which costs more than the insert itself."""
+        columns = ", ".join(f'"{name}"' for name in record)
+        values = ", ".join(f":{name}" for name in record)
+        cursor = self.db.execute(f'INSERT INTO "{table}" ({columns}) VALUES ({values})', record)
+        row_id = cursor.lastrowid
         if not isinstance(row_id, int):
             raise TypeError(f"{table}: insert returned no integer id: {row_id!r}")
         return row_id
@@ -1009,15 +1026,9 @@ class Store:
     def _insert_flags(
         self, kind: ItemKind, item_id: int, matches: Sequence[RuleMatchLike], now: str
     ) -> int:
-        by_rule = _matches_by_rule(matches)
-        for rule, match in by_rule.items():
-            self.db.execute(
-                "INSERT INTO flags (rule, kind, item_id, matched, evidence, fields, flagged_at)"
-                " VALUES (:rule, :kind, :item_id, :matched, :evidence, :fields, :flagged_at)",
-                {"rule": rule, "kind": kind, "item_id": item_id, "flagged_at": now}
-                | _flag_details(match),
-            )
-        return len(by_rule)
+        rows = _flag_rows(kind, item_id, matches, now)
+        self.db.conn.executemany(_INSERT_FLAG, rows)
+        return len(rows)
 
     def record_run(
         self,
@@ -1203,18 +1214,23 @@ class Store:
             existing.setdefault(flag["item_id"], {})[flag["rule"]] = flag
         joined = self._joined_stories(batch) if kind == "article" else {}
         added = removed = kept = 0
+        new_flags: list[dict[str, Any]] = []  # inserted together, before reads that need them
         for item_id, fields in batch:
             stored = existing.get(item_id, {})
             wanted = _matches_by_rule(matcher(fields))
             if item_id in joined:  # items are judged in id order: earlier ones are settled
+                self.db.conn.executemany(_INSERT_FLAG, new_flags)
+                new_flags.clear()
                 taken = self._story_rules(joined[item_id], before=item_id)
                 wanted = {rule: match for rule, match in wanted.items() if rule not in taken}
             for rule in stored.keys() - wanted.keys():
                 self.db.execute("DELETE FROM flags WHERE id = ?", [stored[rule]["id"]])
                 removed += 1
-            added += self._insert_flags(
+            rows = _flag_rows(
                 kind, item_id, [m for rule, m in wanted.items() if rule not in stored], now
             )
+            new_flags += rows
+            added += len(rows)
             for rule in stored.keys() & wanted.keys():
                 details = _flag_details(wanted[rule])
                 if any(stored[rule][column] != details[column] for column in details):
@@ -1224,6 +1240,7 @@ class Store:
                         details | {"id": stored[rule]["id"]},
                     )
                 kept += 1
+        self.db.conn.executemany(_INSERT_FLAG, new_flags)
         return added, removed, kept
 
     def _joined_stories(self, batch: _ItemBatch) -> dict[int, int]:
@@ -1718,6 +1735,22 @@ def _matches_by_rule(matches: Sequence[RuleMatchLike]) -> dict[str, RuleMatchLik
     for match in matches:
         by_rule.setdefault(match.rule, match)
     return by_rule
+
+
+_INSERT_FLAG = (
+    "INSERT INTO flags (rule, kind, item_id, matched, evidence, fields, flagged_at)"
+    " VALUES (:rule, :kind, :item_id, :matched, :evidence, :fields, :flagged_at)"
+)
+
+
+def _flag_rows(
+    kind: ItemKind, item_id: int, matches: Sequence[RuleMatchLike], now: str
+) -> list[dict[str, Any]]:
+    """The flags rows of an item's matches, one per rule (the first match of each)."""
+    return [
+        {"rule": rule, "kind": kind, "item_id": item_id, "flagged_at": now} | _flag_details(match)
+        for rule, match in _matches_by_rule(matches).items()
+    ]
 
 
 def _flag_details(match: RuleMatchLike) -> dict[str, str]:
