@@ -431,6 +431,7 @@ def test_search_finds_a_body_word(store: Store) -> None:
     assert [hit["id"] for hit in store.search("all-solid-state")] == [1]
     assert len(store.search("Idemitsu OR Golar")) == 2
     assert len(store.search("Idem*")) == 2
+    assert [hit["id"] for hit in store.search("{title body}: Golar")] == [2]
 
 
 @pytest.mark.parametrize("query", ['"unbalanced', "AND OR", "NEAR(", "title:", "(", "^", "-x"])

@@ -692,7 +692,9 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Signs that a search query is written in FTS5 syntax on purpose (operators are upper case).
-_FTS_SYNTAX = re.compile(r"\b(?:AND|OR|NOT|NEAR)\b|\w\*|\b(?:title|body)\s*:")
+_FTS_SYNTAX = re.compile(
+    r"\b(?:AND|OR|NOT|NEAR)\b|\w\*|\b(?:title|body)\s*:|\{\s*(?:title|body)[\s\w]*\}\s*:"
+)
 _JSON_COLUMNS = ("matched", "evidence", "fields")
 
 
