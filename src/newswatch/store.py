@@ -1321,19 +1321,10 @@ class Store:
 
         matched, evidence and fields are decoded from JSON into lists.
         """
-        conditions: list[str] = []
-        params: dict[str, Any] = {}
-        if rule is not None:
-            conditions.append("rule = :rule")
-            params["rule"] = rule
-        if since is not None:
-            conditions.append("flagged_at >= :since")
-            params["since"] = utc_iso(since) if isinstance(since, datetime) else since.isoformat()
-        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        where, params = _flag_filters("rule = :rule", rule, since, limit)
         sql = f"SELECT * FROM flagged{where} ORDER BY flagged_at DESC, published DESC, item_id DESC"
         if limit is not None:
             sql += " LIMIT :limit"
-            params["limit"] = limit
         rows = []
         for row in self.db.query(sql, params):
             rows.append(row | {column: json.loads(row[column]) for column in _JSON_COLUMNS})
@@ -1347,22 +1338,15 @@ class Store:
 
         rules, matched and sources are decoded from JSON.
         """
-        conditions: list[str] = []
-        params: dict[str, Any] = {}
-        if rule is not None:
-            conditions.append("EXISTS (SELECT 1 FROM json_each(rules) WHERE value = :rule)")
-            params["rule"] = rule
-        if since is not None:
-            conditions.append("flagged_at >= :since")
-            params["since"] = utc_iso(since) if isinstance(since, datetime) else since.isoformat()
-        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        where, params = _flag_filters(
+            "EXISTS (SELECT 1 FROM json_each(rules) WHERE value = :rule)", rule, since, limit
+        )
         sql = (
             f"SELECT * FROM flagged_stories{where}"
             " ORDER BY flagged_at DESC, published DESC, story DESC"
         )
         if limit is not None:
             sql += " LIMIT :limit"
-            params["limit"] = limit
         return [
             row | {column: json.loads(row[column]) for column in ("rules", "matched", "sources")}
             for row in self.db.query(sql, params)
@@ -1781,3 +1765,21 @@ def _distinct_followable(items: Iterable[TickerItem]) -> Iterator[TickerItem]:
         if url not in seen:
             seen.add(url)
             yield item
+
+
+def _flag_filters(
+    rule_condition: str, rule: str | None, since: date | None, limit: int | None
+) -> tuple[str, dict[str, Any]]:
+    """The WHERE clause and parameters shared by the flagged listings: a rule (tested by
+    `rule_condition`), flagged on or after a day, and the LIMIT's value."""
+    conditions: list[str] = []
+    params: dict[str, Any] = {}
+    if rule is not None:
+        conditions.append(rule_condition)
+        params["rule"] = rule
+    if since is not None:
+        conditions.append("flagged_at >= :since")
+        params["since"] = utc_iso(since) if isinstance(since, datetime) else since.isoformat()
+    if limit is not None:
+        params["limit"] = limit
+    return (f" WHERE {' AND '.join(conditions)}" if conditions else ""), params
