@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from newswatch.rules import RuleMatch
 from newswatch.store import Store
 from synthetic_news import grow, page
 
@@ -39,20 +40,11 @@ QUERY_TARGET_MS = 50.0
 SEED_PAGES = 1000
 
 
-@dataclass(frozen=True)
-class Match:
-    """A RuleMatch stand-in: about one story in a hundred mentions our topic."""
-
-    rule: str
-    terms: tuple[str, ...]
-    evidence: tuple[str, ...]
-    fields: tuple[str, ...]
-
-
-def matcher(fields: Mapping[str, str]) -> list[Match]:
+def matcher(fields: Mapping[str, str]) -> list[RuleMatch]:
+    """About one story in a hundred mentions our topic."""
     text = " ".join(fields.values())
     if "electrolyser" in text and "battery" in text:
-        return [Match("topic", ("electrolyser",), ("electrolyser",), ("body",))]
+        return [RuleMatch("topic", ("electrolyser",), ("electrolyser",), ("body",))]
     return []
 
 

@@ -26,12 +26,12 @@ import statistics
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from newswatch.dedup import lsh_keys, minhash, shingles
 from newswatch.models import Article, Page
+from newswatch.rules import RuleMatch
 from newswatch.store import Store
 from synthetic_news import words
 
@@ -40,16 +40,10 @@ BATCH = 500
 FLAG_SHARE = 0.01
 
 
-@dataclass(frozen=True)
-class Match:
-    rule: str
-    terms: tuple[str, ...]
-    evidence: tuple[str, ...] = ()
-    fields: tuple[str, ...] = ("body",)
-
-
-def matcher(fields: Mapping[str, str]) -> list[Match]:
-    return [Match("topic", ("flagme",))] if "flagme" in fields.get("body", "") else []
+def matcher(fields: Mapping[str, str]) -> list[RuleMatch]:
+    if "flagme" not in fields.get("body", ""):
+        return []
+    return [RuleMatch("topic", ("flagme",), (), ("body",))]
 
 
 def original_body(rng: random.Random) -> str:

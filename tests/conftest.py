@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
 import os
@@ -9,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,7 +19,12 @@ from pathlib import Path
 import brotli
 import pytest
 
+from newswatch.config import Config
+from newswatch.fetch import Fetcher, FetchPolicy
+from newswatch.pipeline import SourceReport, run_sources, source_profiles
+from newswatch.rules import RuleMatch
 from newswatch.sampleserver import SampleSite
+from newswatch.store import Matcher, Store
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -193,3 +199,25 @@ def run_cli(tmp_path: Path) -> CliRunner:
         )
 
     return run
+
+
+def never(fields: Mapping[str, str]) -> list[RuleMatch]:
+    """A matcher for tests about fetching and storing: flags nothing."""
+    return []
+
+
+def fetch_all_once(config: Config, store: Store, matcher: Matcher = never) -> list[SourceReport]:
+    """One run over every configured source, as `newswatch fetch` does it, in-process."""
+
+    async def go() -> list[SourceReport]:
+        async with Fetcher(FetchPolicy.from_settings(config.settings)) as fetcher:
+            return await run_sources(
+                config,
+                config.sources,
+                store=store,
+                fetcher=fetcher,
+                profiles=source_profiles(config, config.sources),
+                matcher=matcher,
+            )
+
+    return asyncio.run(go())

@@ -8,7 +8,6 @@ under another host name, as feeds.example.com and www.example.com would.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
@@ -20,11 +19,11 @@ import pytest
 
 from newswatch.config import Config, config_from_dict
 from newswatch.errors import ConfigError
-from newswatch.fetch import Fetcher, FetchPolicy, decode_html
-from newswatch.pipeline import SourceReport, run_sources, source_profiles
+from newswatch.fetch import decode_html
+from newswatch.pipeline import SourceReport, source_profiles
 from newswatch.sampleserver import SampleSite
-from newswatch.store import RuleMatchLike, Store
-from tests.conftest import CliRunner, Route, ScriptedServer
+from newswatch.store import Store
+from tests.conftest import CliRunner, Route, ScriptedServer, fetch_all_once
 from tests.test_stories import PLANT
 
 ARTICLE = "/webpro1/main/mainnews.asp?id="
@@ -85,10 +84,6 @@ def article_page(title: str, text: str) -> bytes:
 <footer><a href="/privacy/">Privacy</a></footer></body></html>""".encode()
 
 
-def never(fields: Mapping[str, str]) -> Sequence[RuleMatchLike]:
-    return []
-
-
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
     with Store(tmp_path / "news.db") as opened:
@@ -106,18 +101,7 @@ def make_config(tmp_path: Path, *sources: dict[str, object]) -> Config:
 
 
 def run(config: Config, store: Store) -> list[SourceReport]:
-    async def go() -> list[SourceReport]:
-        async with Fetcher(FetchPolicy.from_settings(config.settings)) as fetcher:
-            return await run_sources(
-                config,
-                config.sources,
-                store=store,
-                fetcher=fetcher,
-                profiles=source_profiles(config, config.sources),
-                matcher=never,
-            )
-
-    return asyncio.run(go())
+    return fetch_all_once(config, store)
 
 
 def query(db: Path, sql: str) -> list[tuple[Any, ...]]:

@@ -3,7 +3,6 @@ channel, across outages and a SIGKILL between sending and recording."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -23,7 +22,6 @@ from pydantic import ValidationError
 
 from newswatch.config import Config, config_from_dict
 from newswatch.errors import ConfigError
-from newswatch.fetch import Fetcher, FetchPolicy
 from newswatch.models import Article, Page, TickerItem
 from newswatch.notify import (
     IDEMPOTENCY_HEADER,
@@ -34,10 +32,10 @@ from newswatch.notify import (
     render_message,
     send_test,
 )
-from newswatch.pipeline import run_sources, source_profiles
 from newswatch.rules import default_rules_path, load_rules
 from newswatch.sampleserver import SampleSite
 from newswatch.store import Store
+from tests.conftest import fetch_all_once
 
 RULES = load_rules(default_rules_path())
 RULE = "solid-state-battery"
@@ -237,20 +235,8 @@ def test_a_long_backlog_goes_out_in_several_messages_each_story_once(
 
 
 def fetch_once(config: Config, store: Store) -> None:
-    async def run() -> None:
-        async with Fetcher(FetchPolicy.from_settings(config.settings)) as fetcher:
-            profiles = source_profiles(config, config.sources)
-            reports = await run_sources(
-                config,
-                config.sources,
-                store=store,
-                fetcher=fetcher,
-                profiles=profiles,
-                matcher=RULES.match,
-            )
-        assert all(report.ok for report in reports)
-
-    asyncio.run(run())
+    reports = fetch_all_once(config, store, RULES.match)
+    assert all(report.ok for report in reports)
 
 
 def test_a_loopback_run_alerts_every_new_flag_once(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,9 +15,9 @@ import pytest
 
 from newswatch.config import Config, config_from_dict
 from newswatch.fetch import Fetcher, FetchPolicy
-from newswatch.pipeline import SourceReport, SourceRun, run_sources, source_profiles
-from newswatch.store import RuleMatchLike, Store
-from tests.conftest import FIXTURES, Route, ScriptedServer
+from newswatch.pipeline import SourceReport, SourceRun, source_profiles
+from newswatch.store import Store
+from tests.conftest import FIXTURES, Route, ScriptedServer, fetch_all_once, never
 
 HOME = "/webpro1/main/newshome.asp"
 ARTICLE = "/webpro1/main/mainnews.asp?id="
@@ -31,10 +31,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-def never(fields: Mapping[str, str]) -> Sequence[RuleMatchLike]:
-    return []
 
 
 @pytest.fixture
@@ -65,18 +61,7 @@ def make_config(tmp_path: Path, base_url: str, **source: object) -> Config:
 
 
 def run_once(config: Config, store: Store) -> SourceReport:
-    async def go() -> list[SourceReport]:
-        async with Fetcher(FetchPolicy.from_settings(config.settings)) as fetcher:
-            return await run_sources(
-                config,
-                config.sources,
-                store=store,
-                fetcher=fetcher,
-                profiles=source_profiles(config, config.sources),
-                matcher=never,
-            )
-
-    [report] = asyncio.run(go())
+    [report] = fetch_all_once(config, store)
     return report
 
 

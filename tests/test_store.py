@@ -3,7 +3,6 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 
 from newswatch.errors import NewswatchError
 from newswatch.models import Article, Page, TickerItem
+from newswatch.rules import RuleMatch
 from newswatch.store import (
     SCHEMA_VERSION,
     DatabaseBusy,
@@ -35,24 +35,16 @@ class FakeClock:
         self.now += timedelta(**delta)
 
 
-@dataclass(frozen=True)
-class FakeMatch:
-    rule: str
-    terms: tuple[str, ...]
-    evidence: tuple[str, ...]
-    fields: tuple[str, ...]
-
-
 def keyword_matcher(
     keyword: str = "solid-state", rule: str = "ssb"
-) -> Callable[[Mapping[str, str]], Sequence[FakeMatch]]:
+) -> Callable[[Mapping[str, str]], Sequence[RuleMatch]]:
     """A stand-in for RuleSet.match: flags anything containing `keyword`."""
 
-    def match(fields: Mapping[str, str]) -> Sequence[FakeMatch]:
+    def match(fields: Mapping[str, str]) -> Sequence[RuleMatch]:
         hits = tuple(name for name, text in fields.items() if keyword in text.lower())
         if not hits:
             return []
-        return [FakeMatch(rule, (keyword,), tuple(fields[name][:40] for name in hits), hits)]
+        return [RuleMatch(rule, (keyword,), tuple(fields[name][:40] for name in hits), hits)]
 
     return match
 
@@ -60,7 +52,7 @@ def keyword_matcher(
 flag_solid_state = keyword_matcher()
 
 
-def never(fields: Mapping[str, str]) -> Sequence[FakeMatch]:
+def never(fields: Mapping[str, str]) -> Sequence[RuleMatch]:
     return []
 
 
@@ -343,7 +335,7 @@ def test_flags_record_terms_evidence_and_fields(store: Store, db_path: Path) -> 
 
 
 def test_a_failing_matcher_leaves_nothing_of_the_page(store: Store, db_path: Path) -> None:
-    def fails_on_ticker(fields: Mapping[str, str]) -> Sequence[FakeMatch]:
+    def fails_on_ticker(fields: Mapping[str, str]) -> Sequence[RuleMatch]:
         if "ticker" in fields:
             raise RuntimeError("rules blew up")
         return flag_solid_state(fields)
@@ -375,7 +367,7 @@ def test_reapply_rules_adds_removes_and_is_idempotent(
     clock.advance(days=1)
     lng = keyword_matcher("lng", rule="lng")
 
-    def both(fields: Mapping[str, str]) -> Sequence[FakeMatch]:
+    def both(fields: Mapping[str, str]) -> Sequence[RuleMatch]:
         return [*flag_solid_state(fields), *lng(fields)]
 
     first = store.reapply_rules(both)

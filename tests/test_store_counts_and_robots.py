@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -14,22 +14,17 @@ import pytest
 
 from newswatch.fetch import Fetcher, FetchPolicy, RobotsFile
 from newswatch.models import Article, Page, TickerItem
+from newswatch.rules import RuleMatch
 from newswatch.store import Store
 from tests.conftest import Route, ScriptedServer
 
 SITE = "https://news.example.com/news.asp"
 
 
-@dataclass(frozen=True)
-class Match:
-    rule: str
-    terms: tuple[str, ...] = ("battery",)
-    evidence: tuple[str, ...] = ("battery",)
-    fields: tuple[str, ...] = ("body",)
-
-
-def battery_matcher(fields: Mapping[str, str]) -> list[Match]:
-    return [Match("battery")] if "battery" in " ".join(fields.values()) else []
+def battery_matcher(fields: Mapping[str, str]) -> list[RuleMatch]:
+    if "battery" not in " ".join(fields.values()):
+        return []
+    return [RuleMatch("battery", ("battery",), ("battery",), ("body",))]
 
 
 def page(number: int, body: str, ticker: tuple[str, ...] = ()) -> Page:

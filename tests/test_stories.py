@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from newswatch.dedup import (
     story_words,
 )
 from newswatch.models import Article, Page, TickerItem
+from newswatch.rules import RuleMatch
 from newswatch.store import Store
 
 PLANT = """Solvane Energy GmbH broke ground on Wednesday on an 8 GWh solid-state battery plant \
@@ -174,24 +174,20 @@ EXPECTED_FIRST_KEYS = [-7129542721039210991, 7146079721310467278]
 # --- the store -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Match:
-    rule: str
-    terms: tuple[str, ...]
-    evidence: tuple[str, ...] = ()
-    fields: tuple[str, ...] = ("body",)
-
-
-def solid_state(fields: Mapping[str, str]) -> Sequence[Match]:
+def solid_state(fields: Mapping[str, str]) -> Sequence[RuleMatch]:
     text = " ".join(fields.values()).lower()
-    return [Match("ssb", ("solid-state battery",))] if "solid-state battery" in text else []
+    return (
+        [RuleMatch("ssb", ("solid-state battery",), (), ("body",))]
+        if "solid-state battery" in text
+        else []
+    )
 
 
-def solid_state_and_saxony(fields: Mapping[str, str]) -> Sequence[Match]:
+def solid_state_and_saxony(fields: Mapping[str, str]) -> Sequence[RuleMatch]:
     text = " ".join(fields.values()).lower()
     found = [*solid_state(fields)]
     if "saxony" in text:
-        found.append(Match("saxony", ("Saxony",)))
+        found.append(RuleMatch("saxony", ("Saxony",), (), ("body",)))
     return found
 
 
