@@ -168,7 +168,7 @@ def test_lsh_keys_are_stable_across_processes() -> None:
     assert keys[:2] == EXPECTED_FIRST_KEYS
 
 
-EXPECTED_FIRST_KEYS = [-7129542721039210991, 7146079721310467278]
+EXPECTED_FIRST_KEYS = [-7836940728108181476, -7885896018465862305]
 
 
 # --- the store -------------------------------------------------------------------------------
@@ -340,6 +340,34 @@ def test_lookups_stay_narrow_as_history_grows(store: Store) -> None:
         )
     )
     assert "USING PRIMARY KEY" in plan or "USING COVERING INDEX" in plan
+
+
+def test_keys_stored_by_an_older_version_are_computed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Schema v6 changed how signatures are taken: keys from v5 are replaced, stories kept."""
+    import newswatch.store as store_module
+
+    db = tmp_path / "v5.db"
+    with monkeypatch.context() as before_v6:
+        before_v6.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:5])
+        before_v6.setattr(store_module, "SCHEMA_VERSION", 5)
+        with Store(db) as old:
+            old.upsert_source("portal", "http://portal.example.com/", "listing")
+            old.save_page("portal", page("http://portal.example.com/?id=1", PLANT), **NO_FETCH)
+            old.save_page(
+                "portal", page("http://portal.example.com/?id=2", DATELINE + PLANT), **NO_FETCH
+            )
+            old.db.execute("UPDATE article_lsh SET key = key + 1")  # as if signed otherwise
+            stories_before = query(old, "SELECT id, story_id FROM articles")
+    with Store(db) as store:
+        assert query(store, "SELECT id, story_id FROM articles") == stories_before
+        stored = query(store, "SELECT key FROM article_lsh WHERE article_id = 1 ORDER BY key")
+        assert stored == sorted((key,) for key in lsh_keys(minhash(shingles(PLANT))))
+        copy = page("http://wire.example.com/copy", DATELINE + PLANT + "\n\nMore later.")
+        store.upsert_source("wire", "http://wire.example.com/", "feed")
+        saved = store.save_page("wire", copy, **NO_FETCH)
+    assert saved.story_of == "http://portal.example.com/?id=1"
 
 
 def test_an_older_database_gets_stories_and_keys(

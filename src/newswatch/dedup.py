@@ -14,13 +14,18 @@ dropped, duplicate query keys kept in their original order, path case kept.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import random
 import re
 import struct
 import unicodedata
-from collections.abc import Collection
+import zlib
+from collections.abc import Callable, Collection
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
+
+if TYPE_CHECKING:
+    import datasketch
 
 FOLLOWABLE_SCHEMES = frozenset({"http", "https"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -63,6 +68,7 @@ _QUERY_VALUE_SAFE = _QUERY_PART_SAFE + "="
 _NON_WORD = re.compile(r"[\W_]+")
 
 
+@functools.lru_cache(maxsize=8192)
 def is_followable(url: str) -> bool:
     """True for http(s) URLs with a host: the only ones newswatch fetches or stores."""
     try:
@@ -73,6 +79,7 @@ def is_followable(url: str) -> bool:
     return parts.scheme.lower() in FOLLOWABLE_SCHEMES and bool(parts.hostname)
 
 
+@functools.lru_cache(maxsize=8192)  # a listing's links come back on every page and every run
 def canonical_url(url: str) -> str:
     """The form of `url` under which a story is stored, so trivially different links match.
 
@@ -173,15 +180,11 @@ LSH_ROWS = 3
 """A signature of LSH_BANDS * LSH_ROWS MinHash values, indexed in LSH_BANDS bands: two bodies
 of resemblance s share at least one band with probability 1 - (1 - s**3)**20, which is 0.93 at
 0.5, 0.99 at 0.7, 0.15 at 0.2 and next to nothing for unrelated stories. Changing these (or
-the seed below) changes every key: stored keys must then be computed again."""
+the seed or the permutation scheme below) changes every key: stored keys must then be computed
+again (a schema migration, as store.py's v6 did)."""
 
-_MERSENNE_PRIME = (1 << 61) - 1
-_PERMUTATIONS = tuple(
-    (rng.randrange(1, _MERSENNE_PRIME), rng.randrange(0, _MERSENNE_PRIME))
-    for rng in [random.Random(20250326)]
-    for _ in range(LSH_BANDS * LSH_ROWS)
-)
-"""(a, b) of the hash functions h(x) = (a * x + b) mod p that stand for random permutations."""
+MINHASH_SEED = 20250326
+"""Seed of the MinHash permutations: part of every stored LSH key, like the numbers above."""
 _BOILERPLATE_HEADING = re.compile(
     r"(?:about\s+\S.*|forward[- ]looking\s+(?:statements?|information)"
     r"|cautionary\s+(?:note|statement|language).*|safe\s+harbou?r.*"
@@ -225,13 +228,14 @@ def _starts_boilerplate(paragraph: str) -> bool:
 
 
 def shingles(body: str) -> frozenset[int]:
-    """The body's runs of SHINGLE_WORDS words, hashed to 64 bits; empty when the body is too
-    short to be recognised in another copy."""
+    """The body's runs of SHINGLE_WORDS words, hashed to 32 bits (CRC-32: fast, and two
+    bodies of a few hundred runs each share a value by chance once in tens of thousands of
+    comparisons); empty when the body is too short to be recognised in another copy."""
     words = story_words(body)
     if len(words) < MIN_STORY_WORDS:
         return frozenset()
     return frozenset(
-        _hash64(" ".join(words[start : start + SHINGLE_WORDS]).encode("utf-8"))
+        zlib.crc32(" ".join(words[start : start + SHINGLE_WORDS]).encode("utf-8"))
         for start in range(len(words) - SHINGLE_WORDS + 1)
     )
 
@@ -260,9 +264,29 @@ def minhash(shingle_set: Collection[int]) -> tuple[int, ...]:
     probability equal to the sets' Jaccard similarity."""
     if not shingle_set:
         raise ValueError("no shingles: the body is too short to sign")
-    values = [shingle % _MERSENNE_PRIME for shingle in shingle_set]
-    prime = _MERSENNE_PRIME
-    return tuple(min([(a * value + b) % prime for value in values]) for a, b in _PERMUTATIONS)
+    signature = _minhash_factory()()
+    signature.update_batch(shingle_set)
+    return tuple(int(value) for value in signature.hashvalues)
+
+
+@functools.cache
+def _minhash_factory() -> Callable[[], datasketch.MinHash]:
+    """Empty MinHash objects sharing one set of permutations (drawing them anew costs twice
+    the signing). datasketch is imported here, on first use, because it brings in SciPy:
+    over half a second that commands which never sign a body should not pay."""
+    import datasketch
+
+    def new(**options: Any) -> datasketch.MinHash:
+        return datasketch.MinHash(
+            num_perm=LSH_BANDS * LSH_ROWS,
+            seed=MINHASH_SEED,
+            hashfunc=int,  # shingles are hashes already
+            scheme="affine64",
+            **options,
+        )
+
+    permutations = new().permutations
+    return functools.partial(new, permutations=permutations)
 
 
 def lsh_keys(signature: tuple[int, ...]) -> list[int]:

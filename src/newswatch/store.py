@@ -563,6 +563,19 @@ def _migrate_to_v4(db: sqlite_utils.Database) -> None:
     """Stories: every stored article starts as a story of its own (a duplicate in its
     original's), and gets its LSH keys, so that new articles can join it."""
     _run_script(_SCHEMA_V4)(db)
+    _index_stored_articles(db)
+
+
+def _migrate_to_v6(db: sqlite_utils.Database) -> None:
+    """LSH keys computed again: signatures are now taken with datasketch's 64-bit affine
+    permutations (vectorised, 35 times faster than the former pure-Python ones), so keys
+    stored by earlier versions would never meet the new ones. Stories already formed stay."""
+    db.execute("DELETE FROM article_lsh")
+    _index_stored_articles(db)
+
+
+def _index_stored_articles(db: sqlite_utils.Database) -> None:
+    """Every stored original article's LSH keys, batch by batch."""
     last_id = 0
     sql = "SELECT id, body FROM articles WHERE duplicate_of IS NULL AND id > ? ORDER BY id LIMIT ?"
     while rows := db.execute(sql, [last_id, _BATCH_SIZE]).fetchall():
@@ -687,6 +700,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _run_script(_SCHEMA_V3),
     _migrate_to_v4,
     _run_script(_SCHEMA_V5),
+    _migrate_to_v6,
 )
 """MIGRATIONS[n] upgrades a database from user_version n to n + 1. Append only."""
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -733,6 +747,9 @@ class Store:
     def _prepare(self) -> None:
         self._check_version(self._user_version())
         self.db.enable_wal()
+        # With WAL, NORMAL never corrupts the file; a power cut may lose the last commits,
+        # which the next run fetches again. FULL would wait for the disk after every page.
+        self.db.execute("PRAGMA synchronous = NORMAL")
         if self._user_version() < SCHEMA_VERSION:
             self._migrate()
 

@@ -186,7 +186,22 @@ def _contents(element: HtmlElement, linked: bool) -> Iterator[tuple[object, bool
 
 def single_line(roots: Iterable[Node], skip: Collection[Node] = ()) -> str:
     """All the text of `roots` on one line (titles, summaries, ticker teasers)."""
+    roots = list(roots)
+    if len(roots) == 1 and not skip and _is_plain_text_element(roots[0]):
+        # The common case (every link on a page is tried as a ticker line): no walk needed.
+        return " ".join((roots[0].text or "").split())
     return " ".join(line for paragraph in paragraphs(roots, skip) for line in paragraph.lines)
+
+
+def _is_plain_text_element(node: Node) -> TypeGuard[HtmlElement]:
+    """An element holding only text, whose one line is that text with spaces collapsed."""
+    return (
+        is_element(node)
+        and len(node) == 0
+        and isinstance(node.tag, str)
+        and node.tag not in NON_TEXT_TAGS
+        and node.tag != "br"
+    )
 
 
 def text_lines(roots: Iterable[Node]) -> str:
