@@ -287,12 +287,20 @@ def _date_of(profile: Profile, match: re.Match[str]) -> tuple[date | None, str |
     raw = _group(match, "date")
     if raw is None:
         return None, None
-    for date_format in profile.date_formats:
+    read = _read_date(raw, profile.date_formats)
+    return (read, None) if read is not None else (None, raw)
+
+
+@functools.lru_cache(maxsize=4096)
+def _read_date(raw: str, date_formats: tuple[str, ...]) -> date | None:
+    """The date `raw` says in the first format that reads it. Cached: a ticker's dates come
+    back on every page of a site, and strptime is slow."""
+    for date_format in date_formats:
         try:
-            return datetime.strptime(raw, date_format).date(), None
+            return datetime.strptime(raw, date_format).date()
         except ValueError:
             continue
-    return None, raw
+    return None
 
 
 def _unreadable(part: str, raw: str, profile: Profile) -> str:
