@@ -7,9 +7,11 @@ times as many ticker sightings), it builds a database, then measures:
   known) through `Store.save_page`, the path every fetched page takes (canonical URLs,
   fingerprint lookup, ticker upserts, flags, FTS triggers), as a median over batches;
 - the queries people run: the latest flagged stories, full-text searches (a phrase few
-  stories have, "sulfide electrolyte", and two words that half the synthetic stories have,
-  "hydrogen electrolyser": FTS5 ranks every match, so its cost follows the match count), one
-  source's status (its runs are a third as many as the articles: a year of half-hourly runs);
+  stories have, "sulfide electrolyte", and two words that a quarter of the synthetic stories
+  have, "hydrogen electrolyser", which `newswatch search` ranks among the newest 10,000
+  matches; ranking every match, as `search --all` does, is printed beside it, since its
+  cost follows the match count), one source's status (its runs are a third as many as the
+  articles: a year of half-hourly runs);
 - the file size per thousand articles.
 
 The reference is the smallest size, measured in the same run; the target is a ratio of
@@ -67,6 +69,8 @@ class Figures:
     """A selective query: "sulfide electrolyte"."""
     broad_search_ms: float
     """A query matching about a quarter of all stories: "hydrogen electrolyser"."""
+    broad_ranked_all_ms: float
+    """The same, every match ranked (`search --all`): for reference, no target."""
     broad_matches: int
     status_ms: float
     kb_per_1000: float
@@ -94,6 +98,9 @@ def measure(size: int, workdir: Path, batches: int = 5, batch_size: int = 200) -
         flagged_ms = timed(lambda: store.flagged(limit=20))
         search_ms = timed(lambda: store.search("sulfide electrolyte", limit=20))
         broad_search_ms = timed(lambda: store.search("hydrogen electrolyser", limit=20))
+        broad_ranked_all_ms = timed(
+            lambda: store.search("hydrogen electrolyser", limit=20, window=None)
+        )
         broad_matches = store.db.execute(
             "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH 'hydrogen electrolyser'"
         ).fetchone()[0]
@@ -107,6 +114,7 @@ def measure(size: int, workdir: Path, batches: int = 5, batch_size: int = 200) -
         flagged_ms=flagged_ms,
         search_ms=search_ms,
         broad_search_ms=broad_search_ms,
+        broad_ranked_all_ms=broad_ranked_all_ms,
         broad_matches=broad_matches,
         status_ms=status_ms,
         kb_per_1000=size_kb / size * 1000,
@@ -117,14 +125,16 @@ def report(results: Sequence[Figures]) -> None:
     reference = results[0]
     print(
         f"{'articles':>10} {'save ms/page':>13} {'ratio':>6} {'flagged ms':>11} "
-        f"{'search ms':>10} {'broad search ms':>16} {'(matches)':>10} {'status ms':>10} "
+        f"{'search ms':>10} {'broad search ms':>16} {'(--all)':>8} {'(matches)':>10} "
+        f"{'status ms':>10} "
         f"{'KB/1000':>8}"
     )
     for r in results:
         print(
             f"{r.articles:>10,} {r.save_ms:>13.3f} {r.save_ms / reference.save_ms:>6.2f} "
             f"{r.flagged_ms:>11.2f} {r.search_ms:>10.2f} {r.broad_search_ms:>16.2f} "
-            f"{r.broad_matches:>10,} {r.status_ms:>10.2f} {r.kb_per_1000:>8.0f}"
+            f"{r.broad_ranked_all_ms:>8.1f} {r.broad_matches:>10,} {r.status_ms:>10.2f} "
+            f"{r.kb_per_1000:>8.0f}"
         )
     largest = results[-1]
     ratio = largest.save_ms / reference.save_ms
@@ -136,7 +146,7 @@ def report(results: Sequence[Figures]) -> None:
     for name, ms in (
         ("latest flagged", largest.flagged_ms),
         ("search (selective)", largest.search_ms),
-        ("search (broad)", largest.broad_search_ms),
+        ("search (broad, newest 10,000 matches ranked)", largest.broad_search_ms),
         ("source status", largest.status_ms),
     ):
         verdict = "met" if ms <= QUERY_TARGET_MS else "NOT met"

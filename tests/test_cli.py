@@ -145,6 +145,15 @@ def test_demo_then_read_the_database(run_cli: CliRunner, tmp_path: Path) -> None
     search = run_cli("--db", str(db), "search", "Arizona", "--json")
     assert search.returncode == 0, search.stderr
     assert any("Arizona" in hit["title"] for hit in json.loads(search.stdout))
+    every = json.loads(run_cli("--db", str(db), "search", "the", "--json").stdout)
+    assert len(every) == 8
+    newest = run_cli("--db", str(db), "search", "the", "--newest", "3", "--json")
+    assert newest.returncode == 0, newest.stderr
+    assert sorted(hit["id"] for hit in json.loads(newest.stdout)) == [6, 7, 8]
+    assert "more than 3 articles match 'the'" in newest.stderr
+    assert "--all" in newest.stderr
+    ranked_all = run_cli("--db", str(db), "search", "the", "--newest", "3", "--all", "--json")
+    assert len(json.loads(ranked_all.stdout)) == 8 and not ranked_all.stderr
     status = run_cli("--db", str(db), "status", "--json")
     (row,) = json.loads(status.stdout)
     assert row["name"] == "demo-portal" and row["articles"] == 8

@@ -417,20 +417,39 @@ def test_flagged_newest_first_with_filters(store: Store, clock: FakeClock) -> No
 def test_search_finds_a_body_word(store: Store) -> None:
     store.save_page("gog", article_page(1, SSB_BODY), fetch_id=None, matcher=never)
     store.save_page("gog", article_page(2, LNG_BODY), fetch_id=None, matcher=never)
-    hits = store.search("Golar")
-    assert [hit["url"] for hit in hits] == [f"{GOG}?id=2"]
-    assert "Golar" in hits[0]["snippet"]
-    assert [hit["id"] for hit in store.search("all-solid-state")] == [1]
-    assert len(store.search("Idemitsu OR Golar")) == 2
-    assert len(store.search("Idem*")) == 2
-    assert [hit["id"] for hit in store.search("{title body}: Golar")] == [2]
+    result = store.search("Golar")
+    assert [hit["url"] for hit in result.hits] == [f"{GOG}?id=2"]
+    assert "[Golar]" in result.hits[0]["snippet"]
+    assert result.newest_only is None
+    assert [hit["id"] for hit in store.search("all-solid-state").hits] == [1]
+    assert len(store.search("Idemitsu OR Golar").hits) == 2
+    assert len(store.search("Idem*").hits) == 2
+    assert [hit["id"] for hit in store.search("{title body}: Golar").hits] == [2]
+
+
+def test_a_broad_search_ranks_the_newest_matches_and_says_so(store: Store) -> None:
+    """Ranking reads every match, so a search ranks a window of the newest ones; the best
+    match outside the window is reached with window=None."""
+    best = body("Golar Golar Golar: the Golar fleet, Golar's tankers, Golar again")
+    store.save_page("gog", article_page(1, best), fetch_id=None, matcher=never)
+    for number in range(2, 7):
+        text = body(f"Golar is named once in story {number}")
+        store.save_page("gog", article_page(number, text), fetch_id=None, matcher=never)
+    windowed = store.search("Golar", window=3)
+    assert windowed.newest_only == 3
+    assert sorted(hit["id"] for hit in windowed.hits) == [4, 5, 6]
+    everything = store.search("Golar", window=None)
+    assert everything.newest_only is None
+    assert everything.hits[0]["id"] == 1 and len(everything.hits) == 6
+    exact = store.search("Golar", window=6)
+    assert exact.newest_only is None and exact.hits[0]["id"] == 1
 
 
 @pytest.mark.parametrize("query", ['"unbalanced', "AND OR", "NEAR(", "title:", "(", "^", "-x"])
 def test_search_survives_fts_syntax(store: Store, query: str) -> None:
     store.save_page("gog", article_page(1, SSB_BODY), fetch_id=None, matcher=never)
     try:
-        assert store.search(query) == []
+        assert store.search(query).hits == []
     except NewswatchError as error:
         assert query in str(error)
 

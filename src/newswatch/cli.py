@@ -47,7 +47,7 @@ from newswatch.pipeline import SourceReport, config_rules, run_sources, source_p
 from newswatch.publish import prepare, publish
 from newswatch.rules import RuleSet, default_rules_path
 from newswatch.sampleserver import SampleSite
-from newswatch.store import ExportKind, Store
+from newswatch.store import SEARCH_WINDOW, ExportKind, Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -565,18 +565,35 @@ def _print_flagged_stories(rows: Sequence[dict[str, Any]]) -> None:
 @_global_options
 @click.argument("query")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option(
+    "--newest",
+    type=click.IntRange(min=1),
+    default=SEARCH_WINDOW,
+    show_default=True,
+    help="Rank only this many of the newest matches.",
+)
+@click.option("--all", "rank_all", is_flag=True, help="Rank every match (slower).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
-def search(app: App, query: str, limit: int, as_json: bool) -> None:
-    """Full-text search over stored articles (SQLite FTS5 syntax allowed)."""
+def search(app: App, query: str, limit: int, newest: int, rank_all: bool, as_json: bool) -> None:
+    """Full-text search over stored articles, best match first (SQLite FTS5 syntax allowed).
+
+    A query that matches very many articles is ranked among the newest of them, and says
+    so; --all ranks every match.
+    """
     with app.store(must_exist=True) as store:
-        rows = store.search(query, limit=limit)
+        result = store.search(query, limit=limit, window=None if rank_all else newest)
+    if result.newest_only:
+        err.print(
+            f"more than {result.newest_only:,} articles match {query!r}: these are the best"
+            f" of the newest {result.newest_only:,} (narrow the query, or use --all)"
+        )
     if as_json:
-        _print_json_rows(rows)
-    elif not rows:
+        _print_json_rows(result.hits)
+    elif not result.hits:
         out.print(f"nothing found for {query!r}")
     else:
-        _print_stories(rows)
+        _print_stories(result.hits)
 
 
 @cli.command()

@@ -151,6 +151,9 @@ RECENT_RUNS = 10
 """Runs the "usual" item count is the median of."""
 _BATCH_SIZE = 500
 """Rows per query when walking or looking up many rows (well under SQLite's variable limit)."""
+SEARCH_WINDOW = 10_000
+"""Matches a search ranks at most, the newest: enough for any query a person reads through,
+few enough that a word in most articles is ranked in tens of milliseconds at a million."""
 STORY_CANDIDATES = 50
 """Stored articles compared with a new one at most: those sharing the most LSH bands with it."""
 
@@ -210,6 +213,16 @@ class _SavedArticle:
 class _StoryMatch:
     story_id: int
     resemblance: float
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    hits: list[dict[str, Any]]
+    """Best match first; each with id, url, title, published, source, location, snippet
+    (matched words in [brackets]) and rank (bm25: lower is better)."""
+    newest_only: int | None = None
+    """Set when more articles matched than a search ranks: `hits` are then the best of
+    the newest this many matches (a narrower query, or window=None, reaches the others)."""
 
 
 @dataclass(frozen=True)
@@ -1369,8 +1382,11 @@ class Store:
             for row in self.db.query(sql, params)
         ]
 
-    def search(self, query: str, *, limit: int = 20) -> list[dict[str, Any]]:
-        """Full-text search over original articles, best match first.
+    def search(
+        self, query: str, *, limit: int = 20, window: int | None = SEARCH_WINDOW
+    ) -> SearchResult:
+        """Full-text search over original articles, best match first, among the newest
+        `window` matches (None: among all of them).
 
         Plain words are quoted, so punctuation is harmless; FTS5 syntax (upper-case
         AND/OR/NOT/NEAR, prefix*, title:) is passed through, and if it is malformed
@@ -1380,21 +1396,41 @@ class Store:
             raise NewswatchError("empty search query")
         uses_fts_syntax = bool(_FTS_SYNTAX.search(query))
         match = query if uses_fts_syntax else self.db.quote_fts(query)
-        sql = (
-            "SELECT articles.id, articles.url, articles.title, articles.published,"
-            " articles.source, articles.location,"
-            " snippet(articles_fts, -1, '[', ']', '…', 12) AS snippet,"
-            " articles_fts.rank AS rank"
-            " FROM articles_fts JOIN articles ON articles.id = articles_fts.rowid"
-            " WHERE articles_fts MATCH :match ORDER BY articles_fts.rank LIMIT :limit"
-        )
         try:
-            return list(self.db.query(sql, {"match": match, "limit": limit}))
+            oldest = self._oldest_in_window(match, window) if window else None
+            hits = list(
+                self.db.query(
+                    "SELECT articles.id, articles.url, articles.title, articles.published,"
+                    " articles.source, articles.location,"
+                    " snippet(articles_fts, -1, '[', ']', '…', 12) AS snippet,"
+                    " articles_fts.rank AS rank"
+                    " FROM articles_fts JOIN articles ON articles.id = articles_fts.rowid"
+                    " WHERE articles_fts MATCH :match AND articles_fts.rowid >= :oldest"
+                    " ORDER BY articles_fts.rank LIMIT :limit",
+                    {"match": match, "oldest": oldest or 0, "limit": limit},
+                )
+            )
         except sqlite3.OperationalError as error:
             hint = " (put words in double quotes to search for them literally)"
             raise NewswatchError(
                 f"bad search query {query!r}: {error}{hint if uses_fts_syntax else ''}"
             ) from error
+        return SearchResult(hits, window if oldest is not None else None)
+
+    def _oldest_in_window(self, match: str, window: int) -> int | None:
+        """The lowest id among the newest `window` matches, when more than `window` match.
+
+        Ranking costs per match (bm25 reads every matching row's statistics), while walking
+        the index newest first stops after `window` entries: a common word among a million
+        articles is ranked in milliseconds, not most of a second."""
+        row = self.db.execute(
+            "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?"
+            " ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+            [match, window],
+        ).fetchone()
+        if row is None:
+            return None
+        return int(row[0]) + 1
 
     def source_status(self) -> list[dict[str, Any]]:
         """Per source: what is stored, how its runs went, and one `health` word.
