@@ -304,3 +304,26 @@ def test_the_daemon_sends_each_new_flag_once(tmp_path: Path, site: SampleSite) -
         assert hook.received[0].title.startswith(f"newswatch: {flagged} new stories")
     finally:
         hook.stop()
+
+
+def test_a_second_daemon_on_the_same_database_is_refused(tmp_path: Path, site: SampleSite) -> None:
+    home = {"name": "home", "url": site.base_url + HOME, "interval": 60}
+    config = write_config(tmp_path / "newswatch.toml", [home])
+    with running(config) as first:
+        first.wait_for(lambda: first.count("SELECT count(*) FROM runs") >= 1)
+        second = subprocess.run(
+            [sys.executable, "-m", "newswatch", "--config", str(config), "run"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert second.returncode != 0
+        assert "another `newswatch run` is already running" in second.stderr
+        assert str(tmp_path / "news.db") in second.stderr
+        assert "Traceback" not in second.stderr
+        assert first.process.poll() is None  # the first one is untouched
+        assert first.stop() == 0
+    with running(config) as after:  # the lock went with the process that held it
+        after.wait_for(lambda: after.count("SELECT count(*) FROM runs") >= 2)
+        assert after.stop() == 0

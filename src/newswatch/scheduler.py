@@ -27,12 +27,14 @@ import logging
 import random
 import signal
 import sys
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import filelock
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -87,9 +89,35 @@ def run_daemon(
     config = load_config()
     if not config.sources:
         raise ConfigError(config.path, "sources", "no sources configured")
-    runtime = _Runtime.build(config, previous=None)
-    daemon = Daemon(load_config, runtime, database=database or config.settings.database)
-    return asyncio.run(daemon.serve())
+    database = database or config.settings.database
+    with _only_daemon_on(database):
+        runtime = _Runtime.build(config, previous=None)
+        daemon = Daemon(load_config, runtime, database=database)
+        return asyncio.run(daemon.serve())
+
+
+@contextmanager
+def _only_daemon_on(database: Path) -> Iterator[None]:
+    """Refuse a second daemon on one database: two would fetch every source twice as often
+    as configured, and send every alert from both. The lock is the operating system's
+    (released when the process ends, however it ends); the file stays, empty."""
+    lock_path = database.with_name(f"{database.name}.daemon-lock")
+    try:
+        lock = filelock.FileLock(lock_path, timeout=0)
+        lock.acquire()
+    except filelock.Timeout:
+        raise NewswatchError(
+            f"{database}: another `newswatch run` is already running on this database"
+            f" (it holds {lock_path}); stop it first, or give this one another database"
+        ) from None
+    except OSError as error:
+        raise NewswatchError(
+            f"{lock_path}: cannot create the daemon's lock file: {error}"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 # --- schedules ---------------------------------------------------------------------------
