@@ -8,9 +8,9 @@ times as many ticker sightings), it builds a database, then measures:
   fingerprint lookup, ticker upserts, flags, FTS triggers), as a median over batches;
 - the queries people run: the latest flagged stories, full-text searches (a phrase few
   stories have, "sulfide electrolyte", and two words that a quarter of the synthetic stories
-  have, "hydrogen electrolyser", which `newswatch search` ranks among the newest 10,000
-  matches; ranking every match, as `search --all` does, is printed beside it, since its
-  cost follows the match count), one source's status (its runs are a third as many as the
+  have, "hydrogen electrolyser", which `newswatch search` lists newest first since more than
+  10,000 articles match; ranking every match, as `search --all` does, is printed beside it:
+  its cost follows the match count), one source's status (its runs are a third as many as the
   articles: a year of half-hourly runs);
 - the file size per thousand articles.
 
@@ -99,7 +99,7 @@ def measure(size: int, workdir: Path, batches: int = 5, batch_size: int = 200) -
         search_ms = timed(lambda: store.search("sulfide electrolyte", limit=20))
         broad_search_ms = timed(lambda: store.search("hydrogen electrolyser", limit=20))
         broad_ranked_all_ms = timed(
-            lambda: store.search("hydrogen electrolyser", limit=20, window=None)
+            lambda: store.search("hydrogen electrolyser", limit=20, max_ranked=None)
         )
         broad_matches = store.db.execute(
             "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH 'hydrogen electrolyser'"
@@ -146,7 +146,7 @@ def report(results: Sequence[Figures]) -> None:
     for name, ms in (
         ("latest flagged", largest.flagged_ms),
         ("search (selective)", largest.search_ms),
-        ("search (broad, newest 10,000 matches ranked)", largest.broad_search_ms),
+        ("search (broad: newest first)", largest.broad_search_ms),
         ("source status", largest.status_ms),
     ):
         verdict = "met" if ms <= QUERY_TARGET_MS else "NOT met"

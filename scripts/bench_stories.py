@@ -32,7 +32,7 @@ from pathlib import Path
 from newswatch.dedup import lsh_keys, minhash, shingles
 from newswatch.models import Article, Page
 from newswatch.rules import RuleMatch
-from newswatch.store import Store
+from newswatch.store import STORY_WEEKS, Store
 from synthetic_news import words
 
 COPY_SHARE = 0.1
@@ -67,10 +67,16 @@ def page(number: int, source: str, body: str) -> Page:
 
 
 def candidates(db: sqlite3.Connection, body: str) -> int:
+    """Stored articles a new one is compared with: those of the weeks looked in (as
+    Store._closest_story does) sharing a band with it."""
     keys = lsh_keys(minhash(shingles(body)))
-    marks = ", ".join("?" * len(keys))
-    sql = f"SELECT count(DISTINCT article_id) FROM article_lsh WHERE key IN ({marks})"
-    count: int = db.execute(sql, keys).fetchone()[0]
+    week = int(time.time()) // (7 * 24 * 3600)
+    weeks = list(range(week - STORY_WEEKS + 1, week + 1))
+    sql = (
+        "SELECT count(DISTINCT article_id) FROM article_lsh"
+        f" WHERE week IN ({', '.join('?' * len(weeks))}) AND key IN ({', '.join('?' * len(keys))})"
+    )
+    count: int = db.execute(sql, [*weeks, *keys]).fetchone()[0]
     return count
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import time
 from datetime import date
 
 from newswatch import dedup
@@ -20,6 +21,7 @@ DOMAIN_WORDS = (
     "energy battery lithium cell plant capacity storage grid solar wind hydrogen electrolyser "
     "refinery crude barrels production field discovery exploration license partner agreement"
 ).split()
+YEAR_SECONDS = 365 * 24 * 3600
 VOCABULARY = DOMAIN_WORDS + [f"w{n}" for n in range(20_000)]
 CUMULATIVE_WEIGHTS = list(itertools.accumulate(1 / (rank + 1) for rank in range(len(VOCABULARY))))
 """Zipf-like word frequencies, as in real text: a few words are everywhere, most are rare."""
@@ -73,7 +75,8 @@ def page(rng: random.Random, number: int, host: str = "news.example.com") -> Pag
 
 def grow(store: Store, articles: int, *, flag_every: int | None = 100, runs_every: int = 3) -> None:
     """Copy the seed rows until `articles` articles and ten times as many sightings exist,
-    with the rest of a year's history around them: one fetch per article, one run per
+    first seen one after another over the past year (ids in the order of time, as in a real
+    database), with the rest of a year's history around them: one fetch per article, one run per
     `runs_every` articles (one in forty failed), and the near-duplicate index's band keys
     (random ones: copies must not all look alike).
 
@@ -93,10 +96,21 @@ def grow(store: Store, articles: int, *, flag_every: int | None = 100, runs_ever
                 SELECT url || '&copy=' || :count, fetched_url, source, title, published,
                     location, source_line, body, language,
                     CASE WHEN fingerprint IS NULL THEN NULL ELSE fingerprint || :count END,
-                    NULL, first_seen, last_seen, fetch_id
-                FROM articles WHERE duplicate_of IS NULL ORDER BY id LIMIT :take
+                    NULL, seen, seen, fetch_id
+                FROM (
+                    SELECT *, strftime('%Y-%m-%dT%H:%M:%SZ', :now - (:target - :last_id
+                        - row_number() OVER (ORDER BY id)) * :spacing, 'unixepoch') AS seen
+                    FROM articles WHERE duplicate_of IS NULL ORDER BY id LIMIT :take
+                )
                 """,
-                {"count": count, "take": take},
+                {
+                    "count": count,
+                    "take": take,
+                    "now": time.time(),
+                    "target": articles,
+                    "last_id": last_id,
+                    "spacing": YEAR_SECONDS / articles,
+                },
             )
             db.execute(
                 """
@@ -140,10 +154,12 @@ def grow(store: Store, articles: int, *, flag_every: int | None = 100, runs_ever
                     """
                     WITH RECURSIVE band(n) AS (
                         SELECT 1 UNION ALL SELECT n + 1 FROM band WHERE n < :bands)
-                    INSERT OR IGNORE INTO article_lsh (key, article_id)
-                    SELECT random(), articles.id FROM articles, band WHERE articles.id > :last_id
+                    INSERT OR IGNORE INTO article_lsh (week, key, article_id)
+                    SELECT CAST(strftime('%s', first_seen) AS INTEGER) / :week, random(),
+                        articles.id
+                    FROM articles, band WHERE articles.id > :last_id
                     """,
-                    {"last_id": last_id, "bands": dedup.LSH_BANDS},
+                    {"last_id": last_id, "bands": dedup.LSH_BANDS, "week": 7 * 24 * 3600},
                 )
             if flag_every:
                 db.execute(

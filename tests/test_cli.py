@@ -147,13 +147,14 @@ def test_demo_then_read_the_database(run_cli: CliRunner, tmp_path: Path) -> None
     assert any("Arizona" in hit["title"] for hit in json.loads(search.stdout))
     every = json.loads(run_cli("--db", str(db), "search", "the", "--json").stdout)
     assert len(every) == 8
-    newest = run_cli("--db", str(db), "search", "the", "--newest", "3", "--json")
-    assert newest.returncode == 0, newest.stderr
-    assert sorted(hit["id"] for hit in json.loads(newest.stdout)) == [6, 7, 8]
-    assert "more than 3 articles match 'the'" in newest.stderr
-    assert "--all" in newest.stderr
-    ranked_all = run_cli("--db", str(db), "search", "the", "--newest", "3", "--all", "--json")
-    assert len(json.loads(ranked_all.stdout)) == 8 and not ranked_all.stderr
+    broad = run_cli("--db", str(db), "search", "the", "--max-ranked", "3", "--json")
+    assert broad.returncode == 0, broad.stderr
+    assert [hit["id"] for hit in json.loads(broad.stdout)] == [8, 7, 6, 5, 4, 3, 2, 1]
+    assert "more than 3 articles match 'the': newest first" in broad.stderr
+    assert "--all" in broad.stderr
+    ranked = run_cli("--db", str(db), "search", "the", "--max-ranked", "3", "--all", "--json")
+    assert len(json.loads(ranked.stdout)) == 8 and not ranked.stderr
+    assert all(hit["rank"] is not None for hit in json.loads(ranked.stdout))
     status = run_cli("--db", str(db), "status", "--json")
     (row,) = json.loads(status.stdout)
     assert row["name"] == "demo-portal" and row["articles"] == 8

@@ -246,7 +246,7 @@ def test_same_body_under_another_id_is_a_duplicate(store: Store, db_path: Path) 
         (copy.article_id, f"{GOG}?id=2", original.article_id),
     ]
     assert rows(db_path, "SELECT kind, item_id FROM flags") == [("article", original.article_id)]
-    assert [hit["id"] for hit in store.search("Idemitsu")] == [original.article_id]
+    assert [hit["id"] for hit in store.search("Idemitsu").hits] == [original.article_id]
     assert store.known_article_urls([f"{GOG}?id=2"]) == {f"{GOG}?id=2"}
 
 
@@ -344,7 +344,7 @@ def test_a_failing_matcher_leaves_nothing_of_the_page(store: Store, db_path: Pat
     with pytest.raises(RuntimeError, match="rules blew up"):
         store.save_page("gog", page, fetch_id=None, matcher=fails_on_ticker)
     assert [count(db_path, t) for t in ("articles", "ticker_items", "flags")] == [0, 0, 0]
-    assert store.search("Idemitsu") == []
+    assert store.search("Idemitsu").hits == []
     # and the store is still usable afterwards
     assert store.save_page("gog", page, fetch_id=None, matcher=never).article == "new"
 
@@ -420,29 +420,31 @@ def test_search_finds_a_body_word(store: Store) -> None:
     result = store.search("Golar")
     assert [hit["url"] for hit in result.hits] == [f"{GOG}?id=2"]
     assert "[Golar]" in result.hits[0]["snippet"]
-    assert result.newest_only is None
+    assert result.newest_first_above is None
     assert [hit["id"] for hit in store.search("all-solid-state").hits] == [1]
     assert len(store.search("Idemitsu OR Golar").hits) == 2
     assert len(store.search("Idem*").hits) == 2
     assert [hit["id"] for hit in store.search("{title body}: Golar").hits] == [2]
 
 
-def test_a_broad_search_ranks_the_newest_matches_and_says_so(store: Store) -> None:
-    """Ranking reads every match, so a search ranks a window of the newest ones; the best
-    match outside the window is reached with window=None."""
+def test_a_broad_search_shows_the_newest_matches_and_says_so(store: Store) -> None:
+    """Ranking reads every match, so past max_ranked matches a search lists the newest;
+    max_ranked=None ranks them all."""
     best = body("Golar Golar Golar: the Golar fleet, Golar's tankers, Golar again")
     store.save_page("gog", article_page(1, best), fetch_id=None, matcher=never)
     for number in range(2, 7):
         text = body(f"Golar is named once in story {number}")
         store.save_page("gog", article_page(number, text), fetch_id=None, matcher=never)
-    windowed = store.search("Golar", window=3)
-    assert windowed.newest_only == 3
-    assert sorted(hit["id"] for hit in windowed.hits) == [4, 5, 6]
-    everything = store.search("Golar", window=None)
-    assert everything.newest_only is None
-    assert everything.hits[0]["id"] == 1 and len(everything.hits) == 6
-    exact = store.search("Golar", window=6)
-    assert exact.newest_only is None and exact.hits[0]["id"] == 1
+    broad = store.search("Golar", max_ranked=3, limit=4)
+    assert broad.newest_first_above == 3
+    assert [hit["id"] for hit in broad.hits] == [6, 5, 4, 3]
+    assert all(hit["rank"] is None and "[Golar]" in hit["snippet"] for hit in broad.hits)
+    ranked = store.search("Golar", max_ranked=None)
+    assert ranked.newest_first_above is None
+    assert ranked.hits[0]["id"] == 1 and len(ranked.hits) == 6
+    assert ranked.hits[0]["rank"] < ranked.hits[1]["rank"]
+    exact = store.search("Golar", max_ranked=6)
+    assert exact.newest_first_above is None and exact.hits[0]["id"] == 1
 
 
 @pytest.mark.parametrize("query", ['"unbalanced', "AND OR", "NEAR(", "title:", "(", "^", "-x"])
@@ -520,7 +522,7 @@ def test_v1_database_is_upgraded_in_place(tmp_path: Path) -> None:
     assert rows(db, "PRAGMA user_version") == [(1,)]
     with Store(db) as store:
         [status] = store.source_status()
-        assert store.search("sulfide")[0]["title"].startswith("Solvane Energy")
+        assert store.search("sulfide").hits[0]["title"].startswith("Solvane Energy")
     assert rows(db, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
     assert rows(db, "PRAGMA integrity_check") == [("ok",)]
     assert (count(db, "articles"), count(db, "ticker_items"), count(db, "flags")) == (1, 1, 1)

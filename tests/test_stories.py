@@ -23,7 +23,7 @@ from newswatch.dedup import (
 )
 from newswatch.models import Article, Page, TickerItem
 from newswatch.rules import RuleMatch
-from newswatch.store import Store
+from newswatch.store import STORY_WEEKS, Store
 
 PLANT = """Solvane Energy GmbH broke ground on Wednesday on an 8 GWh solid-state battery plant \
 near Bautzen in the German state of Saxony, a €1.1 billion project the Dresden-based start-up \
@@ -236,7 +236,7 @@ def test_near_duplicates_from_other_sources_and_urls_join_one_story(store: Store
     similarity = query(store, "SELECT resemblance FROM articles WHERE story_id != id")
     assert all(SAME_STORY_RESEMBLANCE <= value <= 1 for (value,) in similarity)
     # every copy stays searchable under its own URL
-    assert len(store.search("Bautzen")) == 4
+    assert len(store.search("Bautzen").hits) == 4
 
 
 NO_FETCH: dict[str, object] = {"fetch_id": None, "matcher": solid_state}
@@ -326,46 +326,65 @@ def test_lookups_stay_narrow_as_history_grows(store: Store) -> None:
     store.save_page("portal", page("http://portal.example.com/?id=1", PLANT), **NO_FETCH)
     assert query(store, "SELECT count(*) FROM article_lsh") == [(121 * LSH_BANDS,)]
     keys = lsh_keys(minhash(shingles(DATELINE + PLANT)))
-    marks = ", ".join("?" * len(keys))
-    candidates = query(
-        store, f"SELECT DISTINCT article_id FROM article_lsh WHERE key IN ({marks})", keys
+    (week,) = {row[0] for row in query(store, "SELECT week FROM article_lsh")}
+    lookup = (
+        "SELECT DISTINCT article_id FROM article_lsh"
+        f" WHERE week IN (?, ?) AND key IN ({', '.join('?' * len(keys))})"
     )
+    candidates = query(store, lookup, [week - 1, week, *keys])
     assert len(candidates) == 1
     plan = " ".join(
         str(row[-1])
-        for row in query(
-            store,
-            f"EXPLAIN QUERY PLAN SELECT article_id FROM article_lsh WHERE key IN ({marks})",
-            keys,
-        )
+        for row in query(store, f"EXPLAIN QUERY PLAN {lookup}", [week - 1, week, *keys])
     )
     assert "USING PRIMARY KEY" in plan or "USING COVERING INDEX" in plan
+
+
+def test_copies_are_looked_for_in_the_last_weeks_only(store: Store) -> None:
+    """Lightly edited copies are grouped within STORY_WEEKS weeks; after that only exact
+    copies (same fingerprint) are recognised."""
+    store.save_page("portal", page("http://portal.example.com/?id=1", PLANT), **NO_FETCH)
+    clock = store._clock
+    assert isinstance(clock, TickingClock)
+    clock.now += timedelta(weeks=STORY_WEEKS - 2)
+    soon = store.save_page("wire", page("http://wire.example.com/a", DATELINE + PLANT), **NO_FETCH)
+    assert soon.story_of == "http://portal.example.com/?id=1"
+    clock.now += timedelta(weeks=STORY_WEEKS + 1)
+    late_copy = page("http://trade.example.com/b", PLANT + "\n\nMore to follow.")
+    late = store.save_page("trade", late_copy, **NO_FETCH)
+    assert late.story_of is None
+    exact = store.save_page("trade", page("http://trade.example.com/c", PLANT), **NO_FETCH)
+    assert exact.article == "duplicate" and exact.duplicate_of == "http://portal.example.com/?id=1"
 
 
 def test_keys_stored_by_an_older_version_are_computed_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Schema v6 changed how signatures are taken: keys from v5 are replaced, stories kept."""
+    """Schema v6 changed how signatures are taken and files keys by week: keys from v5 are
+    replaced, stories kept."""
     import newswatch.store as store_module
 
     db = tmp_path / "v5.db"
     with monkeypatch.context() as before_v6:
         before_v6.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:5])
         before_v6.setattr(store_module, "SCHEMA_VERSION", 5)
-        with Store(db) as old:
-            old.upsert_source("portal", "http://portal.example.com/", "listing")
-            old.save_page("portal", page("http://portal.example.com/?id=1", PLANT), **NO_FETCH)
-            old.save_page(
-                "portal", page("http://portal.example.com/?id=2", DATELINE + PLANT), **NO_FETCH
+        Store(db).close()
+    with sqlite3.connect(db) as conn:
+        for number, text in enumerate((PLANT, DATELINE + PLANT), start=1):
+            conn.execute(
+                "INSERT INTO articles (url, fetched_url, title, body, story_id, first_seen,"
+                " last_seen) VALUES (?, ?, 'Solvane', ?, 1, '2025-03-26T08:00:00Z',"
+                " '2025-03-26T08:00:00Z')",
+                [f"http://portal.example.com/?id={number}"] * 2 + [text],
             )
-            old.db.execute("UPDATE article_lsh SET key = key + 1")  # as if signed otherwise
-            stories_before = query(old, "SELECT id, story_id FROM articles")
-    with Store(db) as store:
-        assert query(store, "SELECT id, story_id FROM articles") == stories_before
-        stored = query(store, "SELECT key FROM article_lsh WHERE article_id = 1 ORDER BY key")
-        assert stored == sorted((key,) for key in lsh_keys(minhash(shingles(PLANT))))
-        copy = page("http://wire.example.com/copy", DATELINE + PLANT + "\n\nMore later.")
+        conn.execute("INSERT INTO article_lsh (key, article_id) VALUES (42, 1)")  # v5 keys
+    with Store(db, clock=TickingClock()) as store:
+        assert query(store, "SELECT id, story_id FROM articles") == [(1, 1), (2, 1)]
+        week = int(datetime(2025, 3, 26, 8, tzinfo=UTC).timestamp()) // (7 * 24 * 3600)
+        stored = query(store, "SELECT week, key FROM article_lsh WHERE article_id = 1")
+        assert sorted(stored) == sorted((week, key) for key in lsh_keys(minhash(shingles(PLANT))))
         store.upsert_source("wire", "http://wire.example.com/", "feed")
+        copy = page("http://wire.example.com/copy", PLANT + "\n\nMore later.")
         saved = store.save_page("wire", copy, **NO_FETCH)
     assert saved.story_of == "http://portal.example.com/?id=1"
 
@@ -388,7 +407,7 @@ def test_an_older_database_gets_stories_and_keys(
                 " '2025-03-26T08:00:00Z')",
                 [f"http://portal.example.com/?id={number}"] * 2 + [text, duplicate_of],
             )
-    with Store(db) as store:
+    with Store(db, clock=TickingClock()) as store:  # the same week as the stored ones
         assert query(store, "SELECT id, story_id, resemblance FROM articles") == [
             (1, 1, None),
             (2, 1, 1.0),

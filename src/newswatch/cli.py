@@ -47,7 +47,7 @@ from newswatch.pipeline import SourceReport, config_rules, run_sources, source_p
 from newswatch.publish import prepare, publish
 from newswatch.rules import RuleSet, default_rules_path
 from newswatch.sampleserver import SampleSite
-from newswatch.store import SEARCH_WINDOW, ExportKind, Store
+from newswatch.store import MAX_RANKED_MATCHES, ExportKind, Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -566,27 +566,29 @@ def _print_flagged_stories(rows: Sequence[dict[str, Any]]) -> None:
 @click.argument("query")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option(
-    "--newest",
+    "--max-ranked",
     type=click.IntRange(min=1),
-    default=SEARCH_WINDOW,
+    default=MAX_RANKED_MATCHES,
     show_default=True,
-    help="Rank only this many of the newest matches.",
+    help="When more articles match, show the newest first instead of the best.",
 )
-@click.option("--all", "rank_all", is_flag=True, help="Rank every match (slower).")
+@click.option("--all", "rank_all", is_flag=True, help="Rank however many match (slower).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
-def search(app: App, query: str, limit: int, newest: int, rank_all: bool, as_json: bool) -> None:
+def search(
+    app: App, query: str, limit: int, max_ranked: int, rank_all: bool, as_json: bool
+) -> None:
     """Full-text search over stored articles, best match first (SQLite FTS5 syntax allowed).
 
-    A query that matches very many articles is ranked among the newest of them, and says
-    so; --all ranks every match.
+    A query that matches very many articles shows the newest of them first, and says so;
+    --all ranks them all.
     """
     with app.store(must_exist=True) as store:
-        result = store.search(query, limit=limit, window=None if rank_all else newest)
-    if result.newest_only:
+        result = store.search(query, limit=limit, max_ranked=None if rank_all else max_ranked)
+    if result.newest_first_above:
         err.print(
-            f"more than {result.newest_only:,} articles match {query!r}: these are the best"
-            f" of the newest {result.newest_only:,} (narrow the query, or use --all)"
+            f"more than {result.newest_first_above:,} articles match {query!r}: newest first"
+            " (narrow the query, or use --all to rank them all by relevance)"
         )
     if as_json:
         _print_json_rows(result.hits)

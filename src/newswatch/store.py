@@ -77,8 +77,10 @@ alert_deliveries  which message carries which flag to which channel: a flag goes
     channel_id, rule, kind, item_id (as in flags), message_id.
 article_lsh    the MinHash LSH band keys of each original article long enough to have them
     (newswatch.dedup.lsh_keys): how a new article finds the few stored ones worth
-    comparing with, through an index, without reading the others.
-    key, article_id.
+    comparing with, through an index, without reading the others. Ordered by the week the
+    article was first seen, so that storing touches only this week's part of the index
+    however long the history (see STORY_WEEKS).
+    week (whole weeks since 1970-01-01), key, article_id.
 source_counts  per source, what `newswatch status` shows, kept up to date by triggers:
     source (primary key), articles (originals), duplicates, ticker_items (first seen by the
     source), flags (on the source's articles and ticker items, as in `flagged`).
@@ -151,11 +153,18 @@ RECENT_RUNS = 10
 """Runs the "usual" item count is the median of."""
 _BATCH_SIZE = 500
 """Rows per query when walking or looking up many rows (well under SQLite's variable limit)."""
-SEARCH_WINDOW = 10_000
-"""Matches a search ranks at most, the newest: enough for any query a person reads through,
-few enough that a word in most articles is ranked in tens of milliseconds at a million."""
+MAX_RANKED_MATCHES = 10_000
+"""A search matching more articles than this shows the newest first instead of the best:
+ranking reads every match, which for a common word among a million articles takes most of a
+second, and a query that broad is a query for the latest news."""
 STORY_CANDIDATES = 50
 """Stored articles compared with a new one at most: those sharing the most LSH bands with it."""
+STORY_WEEKS = 5
+"""A lightly edited copy is looked for among the articles first seen this week and in the
+4 weeks before (exact copies, by fingerprint, in the whole history): wire stories travel
+within days, and the index a new article writes to stays one week's worth, so storing costs
+the same after years of history."""
+_WEEK_SECONDS = 7 * 24 * 3600
 
 
 class DatabaseBusy(NewswatchError):
@@ -218,11 +227,11 @@ class _StoryMatch:
 @dataclass(frozen=True)
 class SearchResult:
     hits: list[dict[str, Any]]
-    """Best match first; each with id, url, title, published, source, location, snippet
-    (matched words in [brackets]) and rank (bm25: lower is better)."""
-    newest_only: int | None = None
-    """Set when more articles matched than a search ranks: `hits` are then the best of
-    the newest this many matches (a narrower query, or window=None, reaches the others)."""
+    """Each with id, url, title, published, source, location, snippet (matched words in
+    [brackets]) and rank (bm25, lower is better; None when not ranked)."""
+    newest_first_above: int | None = None
+    """Set when more articles matched than a search ranks (this many): `hits` are then the
+    newest matches, not the best; a narrower query, or max_ranked=None, ranks them."""
 
 
 @dataclass(frozen=True)
@@ -575,25 +584,41 @@ LEFT JOIN ticker_items AS ticker ON grouped.story IS NULL AND ticker.id = groupe
 def _migrate_to_v4(db: sqlite_utils.Database) -> None:
     """Stories: every stored article starts as a story of its own (a duplicate in its
     original's), and gets its LSH keys, so that new articles can join it."""
-    _run_script(_SCHEMA_V4)(db)
-    _index_stored_articles(db)
+    _run_script(_SCHEMA_V4)(db)  # keys come with v6, which files them by week
+
+
+_SCHEMA_V6 = """
+DROP TABLE article_lsh;
+CREATE TABLE article_lsh (
+    week INTEGER NOT NULL,
+    key INTEGER NOT NULL,
+    article_id INTEGER NOT NULL REFERENCES articles(id),
+    PRIMARY KEY (week, key, article_id)
+) WITHOUT ROWID;
+"""
 
 
 def _migrate_to_v6(db: sqlite_utils.Database) -> None:
-    """LSH keys computed again: signatures are now taken with datasketch's 64-bit affine
-    permutations (vectorised, 35 times faster than the former pure-Python ones), so keys
-    stored by earlier versions would never meet the new ones. Stories already formed stay."""
-    db.execute("DELETE FROM article_lsh")
+    """LSH keys computed again and filed by week. Signatures are now taken with
+    datasketch's 64-bit affine permutations (35 times faster than the former pure-Python
+    ones), so keys stored by earlier versions would never meet the new ones; and keys
+    ordered by week keep the part of the index a new article writes to small. Stories
+    already formed stay."""
+    _run_script(_SCHEMA_V6)(db)
     _index_stored_articles(db)
 
 
 def _index_stored_articles(db: sqlite_utils.Database) -> None:
     """Every stored original article's LSH keys, batch by batch."""
     last_id = 0
-    sql = "SELECT id, body FROM articles WHERE duplicate_of IS NULL AND id > ? ORDER BY id LIMIT ?"
+    sql = (
+        "SELECT id, first_seen, body FROM articles WHERE duplicate_of IS NULL AND id > ?"
+        " ORDER BY id LIMIT ?"
+    )
     while rows := db.execute(sql, [last_id, _BATCH_SIZE]).fetchall():
-        for article_id, body in rows:
-            _insert_lsh_keys(db, article_id, _lsh_keys_of(shingles(body)))
+        for article_id, first_seen, body in rows:
+            keys = _lsh_keys_of(shingles(body))
+            _insert_lsh_keys(db, article_id, _week_of(first_seen), keys)
         last_id = rows[-1][0]
 
 
@@ -601,10 +626,17 @@ def _lsh_keys_of(shingle_set: frozenset[int]) -> list[int]:
     return lsh_keys(minhash(shingle_set)) if shingle_set else []
 
 
-def _insert_lsh_keys(db: sqlite_utils.Database, article_id: int, keys: Sequence[int]) -> None:
+def _week_of(timestamp: str) -> int:
+    """Whole weeks from 1970-01-01 to a stored UTC timestamp: article_lsh's first column."""
+    return int(datetime.fromisoformat(timestamp).timestamp()) // _WEEK_SECONDS
+
+
+def _insert_lsh_keys(
+    db: sqlite_utils.Database, article_id: int, week: int, keys: Sequence[int]
+) -> None:
     db.conn.executemany(
-        "INSERT OR IGNORE INTO article_lsh (key, article_id) VALUES (?, ?)",
-        [(key, article_id) for key in keys],
+        "INSERT OR IGNORE INTO article_lsh (week, key, article_id) VALUES (?, ?, ?)",
+        [(week, key, article_id) for key in keys],
     )
 
 
@@ -953,8 +985,9 @@ class Store:
         story = _StoryMatch(original[2], 1.0) if original else None
         own_shingles = frozenset[int]() if original else shingles(article.body)
         keys = _lsh_keys_of(own_shingles)
+        week = _week_of(now)
         if original is None and keys:
-            story = self._closest_story(own_shingles, keys)
+            story = self._closest_story(own_shingles, keys, week)
         record = {
             "url": url,
             "fetched_url": page.url,
@@ -976,7 +1009,7 @@ class Store:
         article_id = self._insert("articles", record)
         if original is not None:
             return _SavedArticle("duplicate", article_id, duplicate_of=original[1])
-        _insert_lsh_keys(self.db, article_id, keys)
+        _insert_lsh_keys(self.db, article_id, week, keys)
         matches = matcher(_article_fields(article.title, article.body))
         if story is None:
             self.db.execute("UPDATE articles SET story_id = id WHERE id = ?", [article_id])
@@ -995,19 +1028,24 @@ class Store:
             story_of=first_url,
         )
 
-    def _closest_story(self, own: frozenset[int], keys: Sequence[int]) -> _StoryMatch | None:
+    def _closest_story(
+        self, own: frozenset[int], keys: Sequence[int], week: int
+    ) -> _StoryMatch | None:
         """The story of the stored article most like one about to be stored, if alike enough.
 
-        Only articles sharing an LSH band with it are compared (the STORY_CANDIDATES sharing
-        the most), so the cost does not grow with the number of articles stored.
+        Only articles of the last STORY_WEEKS weeks sharing an LSH band with it are compared
+        (the STORY_CANDIDATES sharing the most), so the cost does not grow with the number
+        of articles stored.
         """
-        placeholders = ", ".join("?" * len(keys))
+        weeks = list(range(week - STORY_WEEKS + 1, week + 1))
         candidates = self.db.execute(
             "SELECT articles.id, articles.story_id, articles.body FROM articles JOIN"
-            f" (SELECT article_id, count(*) AS bands FROM article_lsh WHERE key IN ({placeholders})"
+            " (SELECT article_id, count(*) AS bands FROM article_lsh"
+            f"  WHERE week IN ({', '.join('?' * len(weeks))})"
+            f"  AND key IN ({', '.join('?' * len(keys))})"
             "  GROUP BY article_id ORDER BY bands DESC, article_id DESC LIMIT ?) AS near"
             " ON articles.id = near.article_id",
-            [*keys, STORY_CANDIDATES],
+            [*weeks, *keys, STORY_CANDIDATES],
         ).fetchall()
         best: _StoryMatch | None = None
         for _, story_id, body in candidates:
@@ -1383,10 +1421,10 @@ class Store:
         ]
 
     def search(
-        self, query: str, *, limit: int = 20, window: int | None = SEARCH_WINDOW
+        self, query: str, *, limit: int = 20, max_ranked: int | None = MAX_RANKED_MATCHES
     ) -> SearchResult:
-        """Full-text search over original articles, best match first, among the newest
-        `window` matches (None: among all of them).
+        """Full-text search over original articles: best match first when at most
+        `max_ranked` articles match (None: however many), else the newest matches first.
 
         Plain words are quoted, so punctuation is harmless; FTS5 syntax (upper-case
         AND/OR/NOT/NEAR, prefix*, title:) is passed through, and if it is malformed
@@ -1396,18 +1434,21 @@ class Store:
             raise NewswatchError("empty search query")
         uses_fts_syntax = bool(_FTS_SYNTAX.search(query))
         match = query if uses_fts_syntax else self.db.quote_fts(query)
+        columns = (
+            "SELECT articles.id, articles.url, articles.title, articles.published,"
+            " articles.source, articles.location,"
+            " snippet(articles_fts, -1, '[', ']', '…', 12) AS snippet"
+        )
+        joined = " FROM articles_fts JOIN articles ON articles.id = articles_fts.rowid"
         try:
-            oldest = self._oldest_in_window(match, window) if window else None
+            broad = max_ranked is not None and self._matches_more_than(match, max_ranked)
+            order = "articles_fts.rowid DESC" if broad else "articles_fts.rank"
+            rank = "NULL" if broad else "articles_fts.rank"
             hits = list(
                 self.db.query(
-                    "SELECT articles.id, articles.url, articles.title, articles.published,"
-                    " articles.source, articles.location,"
-                    " snippet(articles_fts, -1, '[', ']', '…', 12) AS snippet,"
-                    " articles_fts.rank AS rank"
-                    " FROM articles_fts JOIN articles ON articles.id = articles_fts.rowid"
-                    " WHERE articles_fts MATCH :match AND articles_fts.rowid >= :oldest"
-                    " ORDER BY articles_fts.rank LIMIT :limit",
-                    {"match": match, "oldest": oldest or 0, "limit": limit},
+                    f"{columns}, {rank} AS rank{joined} WHERE articles_fts MATCH :match"
+                    f" ORDER BY {order} LIMIT :limit",
+                    {"match": match, "limit": limit},
                 )
             )
         except sqlite3.OperationalError as error:
@@ -1415,22 +1456,21 @@ class Store:
             raise NewswatchError(
                 f"bad search query {query!r}: {error}{hint if uses_fts_syntax else ''}"
             ) from error
-        return SearchResult(hits, window if oldest is not None else None)
+        return SearchResult(hits, newest_first_above=max_ranked if broad else None)
 
-    def _oldest_in_window(self, match: str, window: int) -> int | None:
-        """The lowest id among the newest `window` matches, when more than `window` match.
-
-        Ranking costs per match (bm25 reads every matching row's statistics), while walking
-        the index newest first stops after `window` entries: a common word among a million
-        articles is ranked in milliseconds, not most of a second."""
-        row = self.db.execute(
-            "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?"
-            " ORDER BY rowid DESC LIMIT 1 OFFSET ?",
-            [match, window],
-        ).fetchone()
-        if row is None:
-            return None
-        return int(row[0]) + 1
+    def _matches_more_than(self, match: str, count: int) -> bool:
+        """Whether more than `count` articles match: the index is walked newest first and
+        stops there, where ranking (bm25 counts every match of every word first) would read
+        them all: a word in most of a million articles costs milliseconds, not half a
+        second."""
+        return (
+            self.db.execute(
+                "SELECT 1 FROM articles_fts WHERE articles_fts MATCH ?"
+                " ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+                [match, count],
+            ).fetchone()
+            is not None
+        )
 
     def source_status(self) -> list[dict[str, Any]]:
         """Per source: what is stored, how its runs went, and one `health` word.
