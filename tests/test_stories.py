@@ -357,18 +357,23 @@ def test_copies_are_looked_for_in_the_last_weeks_only(store: Store) -> None:
     assert exact.article == "duplicate" and exact.duplicate_of == "http://portal.example.com/?id=1"
 
 
+def database_at_version(path: Path, version: int, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty database as an older newswatch, at schema `version`, left it."""
+    import newswatch.store as store_module
+
+    with monkeypatch.context() as older:
+        older.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:version])
+        older.setattr(store_module, "SCHEMA_VERSION", version)
+        Store(path).close()
+    return path
+
+
 def test_keys_stored_by_an_older_version_are_computed_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Schema v6 changed how signatures are taken and files keys by week: keys from v5 are
     replaced, stories kept."""
-    import newswatch.store as store_module
-
-    db = tmp_path / "v5.db"
-    with monkeypatch.context() as before_v6:
-        before_v6.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:5])
-        before_v6.setattr(store_module, "SCHEMA_VERSION", 5)
-        Store(db).close()
+    db = database_at_version(tmp_path / "v5.db", 5, monkeypatch)
     with sqlite3.connect(db) as conn:
         for number, text in enumerate((PLANT, DATELINE + PLANT), start=1):
             conn.execute(
@@ -392,13 +397,7 @@ def test_keys_stored_by_an_older_version_are_computed_again(
 def test_an_older_database_gets_stories_and_keys(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import newswatch.store as store_module
-
-    db = tmp_path / "v3.db"
-    with monkeypatch.context() as before_stories:
-        before_stories.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:3])
-        before_stories.setattr(store_module, "SCHEMA_VERSION", 3)
-        Store(db).close()
+    db = database_at_version(tmp_path / "v3.db", 3, monkeypatch)
     with sqlite3.connect(db) as conn:
         for number, (text, duplicate_of) in enumerate(((PLANT, None), (PLANT, 1)), start=1):
             conn.execute(
