@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+import newswatch.parse
 from newswatch.config import Config, config_from_dict
 from newswatch.fetch import Fetcher, FetchPolicy
 from newswatch.pipeline import SourceReport, SourceRun, source_profiles
@@ -112,6 +113,27 @@ def test_a_changed_listing_is_fetched_and_parsed_again(
     assert report.ok and not report.not_modified and report.items_found == 10
     assert report.new_articles == 0
     assert store.validators(portal.base_url + HOME) is not None
+
+
+def test_an_edited_profile_reads_the_unchanged_listing_again(
+    tmp_path: Path, portal: ScriptedServer, store: Store
+) -> None:
+    """A user fixing a profile must not get 304 for the page the old profile misread."""
+    bundled = Path(newswatch.parse.__file__).parent / "profiles" / "gulfoilandgas.toml"
+    profile = tmp_path / "portal.toml"
+    profile.write_text(bundled.read_text(encoding="utf-8"), encoding="utf-8")
+    config = make_config(tmp_path, portal.base_url, profile="portal.toml")
+    run_once(config, store)
+    assert run_once(config, store).not_modified
+
+    profile.write_text(profile.read_text(encoding="utf-8") + "\n# tuned\n", encoding="utf-8")
+    config = make_config(tmp_path, portal.base_url, profile="portal.toml")
+    before = len(portal.log)
+    report = run_once(config, store)
+    assert report.ok and not report.not_modified and report.items_found == 10
+    [(_, headers)] = [(path, h) for path, h in portal.log[before:] if path == HOME]
+    assert "If-None-Match" not in headers and "If-Modified-Since" not in headers
+    assert run_once(config, store).not_modified  # and conditional again from then on
 
 
 def test_gone_links_are_not_requested_again_until_a_day_later(

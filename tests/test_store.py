@@ -555,13 +555,15 @@ def test_a_failed_migration_leaves_the_old_schema(
 def test_validators_are_kept_per_url(store: Store) -> None:
     url = "http://www.gulfoilandgas.com/webpro1/main/newshome.asp"
     assert store.validators(url) is None
-    store.save_validators(url, etag='"a1"', last_modified=None)
-    assert store.validators(url) == HttpValidators(etag='"a1"', last_modified=None)
-    store.save_validators(url, etag=None, last_modified="Wed, 26 Mar 2025 08:00:00 GMT")
-    assert store.validators(url) == HttpValidators(None, "Wed, 26 Mar 2025 08:00:00 GMT")
-    store.save_validators(url, etag=None, last_modified=None)  # nothing to send: forget
+    store.save_validators(url, etag='"a1"', last_modified=None, read_with="v1")
+    assert store.validators(url) == HttpValidators(etag='"a1"', last_modified=None, read_with="v1")
+    store.save_validators(
+        url, etag=None, last_modified="Wed, 26 Mar 2025 08:00:00 GMT", read_with="v2"
+    )
+    assert store.validators(url) == HttpValidators(None, "Wed, 26 Mar 2025 08:00:00 GMT", "v2")
+    store.save_validators(url, etag=None, last_modified=None, read_with="v2")  # nothing: forget
     assert store.validators(url) is None
-    store.save_validators(url, etag='"a2"', last_modified=None)
+    store.save_validators(url, etag='"a2"', last_modified=None, read_with="v2")
     store.forget_validators(url)
     assert store.validators(url) is None
 

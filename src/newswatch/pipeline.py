@@ -34,6 +34,7 @@ from newswatch.parse import (
     load_profile,
     parse_feed,
     parse_page,
+    reader_version,
 )
 from newswatch.rules import RuleSet, default_rules_path, load_rules
 from newswatch.store import DatabaseBusy, Matcher, SaveResult, Store
@@ -207,7 +208,10 @@ class SourceRun:
     async def _crawl(self) -> None:
         url = self.source.url
         self._claimed.add(canonical_url(url))
+        reader = reader_version(self.profile)
         known = self.store.validators(url)
+        if known is not None and known.read_with != reader:
+            known = None  # read with another profile or newswatch: read it again, in full
         start = await self.fetcher.get(
             url,
             robots=self.robots,
@@ -245,7 +249,9 @@ class SourceRun:
             for result in self._without_article:
                 self._remember_unavailable(result, "no article found on the page")
         if self._complete and self.report.ok:
-            self.store.save_validators(url, etag=start.etag, last_modified=start.last_modified)
+            self.store.save_validators(
+                url, etag=start.etag, last_modified=start.last_modified, read_with=reader
+            )
         else:
             self.store.forget_validators(url)
 

@@ -54,7 +54,8 @@ runs           one row per run over one source.
     parsed), not_modified (1 when the source's page answered 304 Not Modified).
 http_validators  the ETag / Last-Modified a source's page last answered with, sent
     back as If-None-Match / If-Modified-Since so an unchanged page costs no body.
-    url (primary key, as requested), etag, last_modified, checked_at.
+    url (primary key, as requested), etag, last_modified, read_with (the newswatch and
+    profile versions that read the page: under others it is read again), checked_at.
 unavailable_urls  article URLs that failed in a way retrying soon will not fix (404,
     410, not HTML, too large, ...): not requested again before retry_at (one day,
     doubling with each further failure, at most a week).
@@ -240,6 +241,8 @@ class HttpValidators:
 
     etag: str | None
     last_modified: str | None
+    read_with: str | None = None
+    """parse.reader_version when the page was read: under another, the page is read again."""
 
 
 @dataclass(frozen=True)
@@ -598,6 +601,14 @@ CREATE TABLE article_lsh (
 """
 
 
+_SCHEMA_V7 = """
+ALTER TABLE http_validators ADD COLUMN read_with TEXT;
+"""
+"""Validators remember what read the page (newswatch and profile versions): after an edit
+of the profile, or an upgrade, an unchanged listing is read again instead of answering 304.
+Validators kept before say nothing: their pages are read again once."""
+
+
 def _migrate_to_v6(db: sqlite_utils.Database) -> None:
     """LSH keys computed again and filed by week. Signatures are now taken with
     datasketch's 64-bit affine permutations (35 times faster than the former pure-Python
@@ -746,6 +757,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _migrate_to_v4,
     _run_script(_SCHEMA_V5),
     _migrate_to_v6,
+    _run_script(_SCHEMA_V7),
 )
 """MIGRATIONS[n] upgrades a database from user_version n to n + 1. Append only."""
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -1156,21 +1168,24 @@ class Store:
     def validators(self, url: str) -> HttpValidators | None:
         """The ETag / Last-Modified `url` last answered with, if a complete run kept them."""
         row = self.db.execute(
-            "SELECT etag, last_modified FROM http_validators WHERE url = ?", [url]
+            "SELECT etag, last_modified, read_with FROM http_validators WHERE url = ?", [url]
         ).fetchone()
-        return HttpValidators(etag=row[0], last_modified=row[1]) if row else None
+        return HttpValidators(*row) if row else None
 
-    def save_validators(self, url: str, *, etag: str | None, last_modified: str | None) -> None:
+    def save_validators(
+        self, url: str, *, etag: str | None, last_modified: str | None, read_with: str | None
+    ) -> None:
         """Keep the validators of a page whose every link was followed; none: forget."""
         if etag is None and last_modified is None:
             self.forget_validators(url)
             return
         with self._transaction():
             self.db.execute(
-                "INSERT INTO http_validators (url, etag, last_modified, checked_at)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET etag = excluded.etag,"
-                " last_modified = excluded.last_modified, checked_at = excluded.checked_at",
-                [url, etag, last_modified, self._now()],
+                "INSERT INTO http_validators (url, etag, last_modified, read_with, checked_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET etag = excluded.etag,"
+                " last_modified = excluded.last_modified, read_with = excluded.read_with,"
+                " checked_at = excluded.checked_at",
+                [url, etag, last_modified, read_with, self._now()],
             )
 
     def forget_validators(self, url: str) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TypeAlias
 
+from newswatch import __version__
 from newswatch.errors import ConfigError
 from newswatch.models import Page
 from newswatch.parse.engine import parse_page as parse_site_page
@@ -61,6 +62,14 @@ def load_profile(name_or_path: str | Path) -> Profile:
         ) from None
 
 
+def reader_version(profile: Profile) -> str:
+    """What a page is read with: this newswatch and the profile (a site profile's text). A
+    source's page is asked for conditionally only if it was last read with the same, so an
+    edited profile or an upgrade reads an unchanged listing again."""
+    version = profile.version if isinstance(profile, SiteProfile) else ""
+    return f"newswatch {__version__}; {profile.name} {version}".rstrip()
+
+
 def parse_page(html: str, url: str, profile: Profile) -> Page:
     """What `profile` finds on one page; missing or odd parts become warnings, never errors.
 
@@ -87,4 +96,5 @@ __all__ = [
     "parse_feed",
     "parse_page",
     "profile_names",
+    "reader_version",
 ]

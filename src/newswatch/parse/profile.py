@@ -8,6 +8,7 @@ The bundled profiles in `profiles/*.toml` document the format.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tomllib
 from collections.abc import Callable, Iterable
@@ -153,6 +154,9 @@ class Profile:
     language: str | None = None
     site: str | None = None
     """Home URL; the base for relative links when the page's own URL is not http(s)."""
+    version: str = ""
+    """A digest of the profile file's text: a page read with another version of the profile
+    is read again rather than answered 304 (see parse.reader_version)."""
 
 
 def describe_selectors(selectors: Iterable[Selector]) -> str:
@@ -193,14 +197,16 @@ def _looks_like_path(text: str) -> bool:
 
 def _load_file(path: Path) -> Profile:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except OSError as exc:
         raise ConfigError(path, None, f"cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise ConfigError(path, None, "not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, None, f"not valid TOML: {exc}") from None
-    return _build_profile(_Table(data, path, "", TOP_KEYS), path)
+    version = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return _build_profile(_Table(data, path, "", TOP_KEYS), path, version)
 
 
 _T = TypeVar("_T")
@@ -386,7 +392,7 @@ def _body(parent: _Table) -> BodyRule:
     )
 
 
-def _build_profile(top: _Table, path: Path) -> Profile:
+def _build_profile(top: _Table, path: Path, version: str) -> Profile:
     links_table = top.table("links", LINKS_KEYS)
     if links_table is None:
         raise top.error("links", "missing (needs at least `article`, the article link patterns)")
@@ -438,6 +444,7 @@ def _build_profile(top: _Table, path: Path) -> Profile:
         listing=listing,
         ticker=ticker,
         date_formats=date_formats or (),
+        version=version,
     )
     if not profile.date_formats:
         for key, rule in (
