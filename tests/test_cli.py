@@ -150,7 +150,7 @@ def test_demo_then_read_the_database(run_cli: CliRunner, tmp_path: Path) -> None
     broad = run_cli("--db", str(db), "search", "the", "--max-ranked", "3", "--json")
     assert broad.returncode == 0, broad.stderr
     assert [hit["id"] for hit in json.loads(broad.stdout)] == [8, 7, 6, 5, 4, 3, 2, 1]
-    assert "more than 3 articles match 'the': newest first" in broad.stderr
+    assert "more than 3 articles match 'the': the most recently stored first" in broad.stderr
     assert "--all" in broad.stderr
     ranked = run_cli("--db", str(db), "search", "the", "--max-ranked", "3", "--all", "--json")
     assert len(json.loads(ranked.stdout)) == 8 and not ranked.stderr
@@ -280,3 +280,22 @@ def test_feeds_and_alerts_must_name_existing_rules(run_cli: CliRunner, tmp_path:
         encoding="utf-8",
     )
     assert_clean_failure(run_cli("--config", str(config), "alerts", "test"), 2, "nope")
+
+
+def test_status_of_a_run_that_found_the_listing_unchanged(
+    tmp_path: Path, server: ScriptedServer, run_cli: CliRunner
+) -> None:
+    server.serve_folder(FIXTURES / "portal")  # answers 304 to a matching If-None-Match
+    config = tmp_path / "portal.toml"
+    config.write_text(
+        '[settings]\ndatabase = "portal.db"\nper_host_delay = 0\nretries = 0\n'
+        f'[[sources]]\nname = "home"\nurl = "{server.base_url}/webpro1/main/newshome.asp"\n',
+        encoding="utf-8",
+    )
+    for _ in range(2):
+        fetched = run_cli("--config", str(config), "fetch")
+        assert fetched.returncode == 0, fetched.stderr
+    status = run_cli("--config", str(config), "status")
+    assert status.returncode == 0, status.stderr
+    assert "ok (unchanged): 1 page, page unchanged, nothing to read" in status.stdout
+    assert "usually" not in status.stdout and "0 items found" not in status.stdout

@@ -425,10 +425,14 @@ def test_search_finds_a_body_word(store: Store) -> None:
     assert len(store.search("Idemitsu OR Golar").hits) == 2
     assert len(store.search("Idem*").hits) == 2
     assert [hit["id"] for hit in store.search("{title body}: Golar").hits] == [2]
+    # hyphenated words in FTS syntax are phrases, not a column filter and a NOT
+    assert [hit["id"] for hit in store.search("all-solid-state AND Idemitsu").hits] == [1]
+    assert [hit["id"] for hit in store.search('all-solid* OR "no-such-word"').hits] == [1]
 
 
-def test_a_broad_search_shows_the_newest_matches_and_says_so(store: Store) -> None:
-    """Ranking reads every match, so past max_ranked matches a search lists the newest;
+def test_a_broad_search_lists_the_latest_stored_and_says_so(store: Store) -> None:
+    """Ranking reads every match, so past max_ranked matches a search lists the most
+    recently stored;
     max_ranked=None ranks them all."""
     best = body("Golar Golar Golar: the Golar fleet, Golar's tankers, Golar again")
     store.save_page("gog", article_page(1, best), fetch_id=None, matcher=never)
@@ -454,6 +458,18 @@ def test_search_survives_fts_syntax(store: Store, query: str) -> None:
         assert store.search(query).hits == []
     except NewswatchError as error:
         assert query in str(error)
+
+
+def test_a_read_only_database_is_a_clear_error_and_nothing_is_lost(store: Store) -> None:
+    store.save_page("gog", article_page(1, SSB_BODY), fetch_id=None, matcher=never)
+    store.db.execute("PRAGMA query_only = ON")  # as a file this user may not write answers
+    with pytest.raises(NewswatchError) as raised:
+        store.upsert_source("lng", "https://lng.example.com/", "generic")
+    message = str(raised.value)
+    assert str(store.path) in message and "cannot write" in message and "--db" in message
+    with pytest.raises(NewswatchError, match="cannot write"):
+        store.save_page("gog", article_page(2, LNG_BODY), fetch_id=None, matcher=never)
+    assert [hit["id"] for hit in store.search("Idemitsu").hits] == [1]  # reading still works
 
 
 def test_search_refuses_an_empty_query(store: Store) -> None:

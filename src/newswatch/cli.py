@@ -564,13 +564,20 @@ def _print_flagged_stories(rows: Sequence[dict[str, Any]]) -> None:
 @cli.command()
 @_global_options
 @click.argument("query")
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Show at most this many articles.",
+)
 @click.option(
     "--max-ranked",
     type=click.IntRange(min=1),
     default=MAX_RANKED_MATCHES,
     show_default=True,
-    help="When more articles match, show the newest first instead of the best.",
+    help="When more than N articles match, list the most recently stored first instead of"
+    " ranking them.",
 )
 @click.option("--all", "rank_all", is_flag=True, help="Rank however many match (slower).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -580,15 +587,16 @@ def search(
 ) -> None:
     """Full-text search over stored articles, best match first (SQLite FTS5 syntax allowed).
 
-    A query that matches very many articles shows the newest of them first, and says so;
-    --all ranks them all.
+    Operators (AND, OR, NOT, NEAR) are upper case; hyphenated words are searched as
+    phrases. A query that matches very many articles lists the most recently stored of them
+    first, and says so; --all ranks them all.
     """
     with app.store(must_exist=True) as store:
         result = store.search(query, limit=limit, max_ranked=None if rank_all else max_ranked)
     if result.newest_first_above:
         err.print(
-            f"more than {result.newest_first_above:,} articles match {query!r}: newest first"
-            " (narrow the query, or use --all to rank them all by relevance)"
+            f"more than {result.newest_first_above:,} articles match {query!r}: the most"
+            " recently stored first (narrow the query, or use --all to rank them all)"
         )
     if as_json:
         _print_json_rows(result.hits)
@@ -761,9 +769,12 @@ def _print_source_status(row: dict[str, Any]) -> None:
         if row.get("last_run_not_modified"):
             result += " (unchanged)"
         usual = row.get("usual_items")
-        found = _count(row.get("last_run_items_found"), "item") + " found"
-        if usual is not None:
-            found += f" (usually {usual})"
+        if row.get("last_run_not_modified"):
+            found = "page unchanged, nothing to read"
+        else:
+            found = _count(row.get("last_run_items_found"), "item") + " found"
+            if usual is not None:
+                found += f" (usually {usual})"
         figures = ", ".join(
             (
                 _count(row.get("last_run_pages_fetched"), "page"),

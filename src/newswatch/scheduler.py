@@ -100,15 +100,19 @@ def run_daemon(
 def _only_daemon_on(database: Path) -> Iterator[None]:
     """Refuse a second daemon on one database: two would fetch every source twice as often
     as configured, and send every alert from both. The lock is the operating system's
-    (released when the process ends, however it ends); the file stays, empty."""
-    lock_path = database.with_name(f"{database.name}.daemon-lock")
+    (released when the process ends, however it ends); the file stays, empty, and must not be
+    removed while a daemon runs."""
+    real = database.resolve()  # one lock however the file is named (symlinks, ../)
+    lock_path = real.with_name(f"{real.name}.daemon-lock")
     try:
         lock = filelock.FileLock(lock_path, timeout=0)
         lock.acquire()
     except filelock.Timeout:
-        raise NewswatchError(
-            f"{database}: another `newswatch run` is already running on this database"
-            f" (it holds {lock_path}); stop it first, or give this one another database"
+        raise ConfigError(  # exit status 2: a service manager should not retry
+            database,
+            None,
+            f"another `newswatch run` is already running on this database (it holds"
+            f" {lock_path}); stop it first, or give this one another database",
         ) from None
     except OSError as error:
         raise NewswatchError(

@@ -155,7 +155,7 @@ RECENT_RUNS = 10
 _BATCH_SIZE = 500
 """Rows per query when walking or looking up many rows (well under SQLite's variable limit)."""
 MAX_RANKED_MATCHES = 10_000
-"""A search matching more articles than this shows the newest first instead of the best:
+"""A search matching more articles than this lists the most recently stored first, not the best:
 ranking reads every match, which for a common word among a million articles takes most of a
 second, and a query that broad is a query for the latest news."""
 STORY_CANDIDATES = 50
@@ -232,7 +232,8 @@ class SearchResult:
     [brackets]) and rank (bm25, lower is better; None when not ranked)."""
     newest_first_above: int | None = None
     """Set when more articles matched than a search ranks (this many): `hits` are then the
-    newest matches, not the best; a narrower query, or max_ranked=None, ranks them."""
+    most recently stored matches, not the best; a narrower query, or max_ranked=None, ranks
+    them."""
 
 
 @dataclass(frozen=True)
@@ -766,6 +767,17 @@ SCHEMA_VERSION = len(MIGRATIONS)
 _FTS_SYNTAX = re.compile(
     r"\b(?:AND|OR|NOT|NEAR)\b|\w\*|\b(?:title|body)\s*:|\{\s*(?:title|body)[\s\w]*\}\s*:"
 )
+_QUOTED_OR_HYPHENATED = re.compile(r'"[^"]*"|(?<![\w"])(\w+(?:-\w+)+)(\*?)')
+
+
+def _quote_hyphenated(query: str) -> str:
+    """A query in FTS5 syntax with its hyphenated words ("solid-state") made phrases, which
+    FTS5 would otherwise read as a column filter and a NOT; quoted text is left alone."""
+    return _QUOTED_OR_HYPHENATED.sub(
+        lambda found: f'"{found[1]}"{found[2]}' if found[1] else found[0], query
+    )
+
+
 _JSON_COLUMNS = ("matched", "evidence", "fields")
 
 
@@ -853,6 +865,8 @@ class Store:
         try:
             self.db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as error:
+            if "readonly" in str(error):
+                raise self._read_only(error) from error
             if "locked" not in str(error) and "busy" not in str(error):
                 raise
             raise DatabaseBusy(
@@ -870,11 +884,22 @@ class Store:
         try:
             yield
             self.db.commit()
+        except sqlite3.OperationalError as error:
+            self.db.rollback()
+            if "readonly" in str(error):
+                raise self._read_only(error) from error
+            raise
         except BaseException:
             self.db.rollback()
             raise
         finally:
             self._in_transaction = False
+
+    def _read_only(self, error: sqlite3.OperationalError) -> NewswatchError:
+        return NewswatchError(
+            f"{self.path}: cannot write to the database ({error}): make the file writable"
+            " for this user, or give another one with --db; nothing was written"
+        )
 
     def close(self) -> None:
         self.db.close()
@@ -1442,7 +1467,8 @@ class Store:
         self, query: str, *, limit: int = 20, max_ranked: int | None = MAX_RANKED_MATCHES
     ) -> SearchResult:
         """Full-text search over original articles: best match first when at most
-        `max_ranked` articles match (None: however many), else the newest matches first.
+        `max_ranked` articles match (None: however many), else the most recently stored
+        first.
 
         Plain words are quoted, so punctuation is harmless; FTS5 syntax (upper-case
         AND/OR/NOT/NEAR, prefix*, title:) is passed through, and if it is malformed
@@ -1451,7 +1477,7 @@ class Store:
         if not query.strip():
             raise NewswatchError("empty search query")
         uses_fts_syntax = bool(_FTS_SYNTAX.search(query))
-        match = query if uses_fts_syntax else self.db.quote_fts(query)
+        match = _quote_hyphenated(query) if uses_fts_syntax else self.db.quote_fts(query)
         columns = (
             "SELECT articles.id, articles.url, articles.title, articles.published,"
             " articles.source, articles.location,"
