@@ -297,5 +297,5 @@ def test_status_of_a_run_that_found_the_listing_unchanged(
         assert fetched.returncode == 0, fetched.stderr
     status = run_cli("--config", str(config), "status")
     assert status.returncode == 0, status.stderr
-    assert "ok (unchanged): 1 page, page unchanged, nothing to read" in status.stdout
+    assert "ok (unchanged): 1 page, nothing to read, 0 new" in status.stdout
     assert "usually" not in status.stdout and "0 items found" not in status.stdout

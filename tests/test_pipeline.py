@@ -5,6 +5,7 @@ interrupted runs."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ import pytest
 import newswatch.parse
 from newswatch.config import Config, config_from_dict
 from newswatch.fetch import Fetcher, FetchPolicy
+from newswatch.parse import FeedProfile, SiteProfile, load_profile, reader_version
 from newswatch.pipeline import SourceReport, SourceRun, source_profiles
 from newswatch.store import Store
 from tests.conftest import FIXTURES, Route, ScriptedServer, fetch_all_once, never
@@ -134,6 +136,28 @@ def test_an_edited_profile_reads_the_unchanged_listing_again(
     [(_, headers)] = [(path, h) for path, h in portal.log[before:] if path == HOME]
     assert "If-None-Match" not in headers and "If-Modified-Since" not in headers
     assert run_once(config, store).not_modified  # and conditional again from then on
+
+
+def test_changed_link_settings_read_the_unchanged_listing_again(
+    tmp_path: Path, portal: ScriptedServer, store: Store
+) -> None:
+    """Links the old settings skipped are not a reason for the listing to change."""
+    config = make_config(tmp_path, portal.base_url)
+    run_once(config, store)
+    assert run_once(config, store).not_modified
+    widened = make_config(tmp_path, portal.base_url, allow_hosts=["cdn.example.com"])
+    assert not run_once(widened, store).not_modified
+    assert run_once(widened, store).not_modified
+
+
+def test_a_feed_is_read_again_when_its_article_profile_changes() -> None:
+    generic, site = load_profile("generic"), load_profile("gulfoilandgas")
+    assert isinstance(site, SiteProfile)
+    edited = dataclasses.replace(site, version="another")
+    versions = {
+        reader_version(FeedProfile(articles=articles)) for articles in (generic, site, edited)
+    }
+    assert len(versions) == 3
 
 
 def test_gone_links_are_not_requested_again_until_a_day_later(

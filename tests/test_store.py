@@ -420,7 +420,7 @@ def test_search_finds_a_body_word(store: Store) -> None:
     result = store.search("Golar")
     assert [hit["url"] for hit in result.hits] == [f"{GOG}?id=2"]
     assert "[Golar]" in result.hits[0]["snippet"]
-    assert result.newest_first_above is None
+    assert result.latest_stored_above is None
     assert [hit["id"] for hit in store.search("all-solid-state").hits] == [1]
     assert len(store.search("Idemitsu OR Golar").hits) == 2
     assert len(store.search("Idem*").hits) == 2
@@ -432,7 +432,7 @@ def test_search_finds_a_body_word(store: Store) -> None:
 
 def test_a_broad_search_lists_the_latest_stored_and_says_so(store: Store) -> None:
     """Ranking reads every match, so past max_ranked matches a search lists the most
-    recently stored;
+    recently stored matches;
     max_ranked=None ranks them all."""
     best = body("Golar Golar Golar: the Golar fleet, Golar's tankers, Golar again")
     store.save_page("gog", article_page(1, best), fetch_id=None, matcher=never)
@@ -440,15 +440,15 @@ def test_a_broad_search_lists_the_latest_stored_and_says_so(store: Store) -> Non
         text = body(f"Golar is named once in story {number}")
         store.save_page("gog", article_page(number, text), fetch_id=None, matcher=never)
     broad = store.search("Golar", max_ranked=3, limit=4)
-    assert broad.newest_first_above == 3
+    assert broad.latest_stored_above == 3
     assert [hit["id"] for hit in broad.hits] == [6, 5, 4, 3]
     assert all(hit["rank"] is None and "[Golar]" in hit["snippet"] for hit in broad.hits)
     ranked = store.search("Golar", max_ranked=None)
-    assert ranked.newest_first_above is None
+    assert ranked.latest_stored_above is None
     assert ranked.hits[0]["id"] == 1 and len(ranked.hits) == 6
     assert ranked.hits[0]["rank"] < ranked.hits[1]["rank"]
     exact = store.search("Golar", max_ranked=6)
-    assert exact.newest_first_above is None and exact.hits[0]["id"] == 1
+    assert exact.latest_stored_above is None and exact.hits[0]["id"] == 1
 
 
 @pytest.mark.parametrize("query", ['"unbalanced', "AND OR", "NEAR(", "title:", "(", "^", "-x"])
@@ -462,7 +462,7 @@ def test_search_survives_fts_syntax(store: Store, query: str) -> None:
 
 def test_a_read_only_database_is_a_clear_error_and_nothing_is_lost(store: Store) -> None:
     store.save_page("gog", article_page(1, SSB_BODY), fetch_id=None, matcher=never)
-    store.db.execute("PRAGMA query_only = ON")  # as a file this user may not write answers
+    store.db.execute("PRAGMA query_only = ON")  # simulates a file this user may not write
     with pytest.raises(NewswatchError) as raised:
         store.upsert_source("lng", "https://lng.example.com/", "generic")
     message = str(raised.value)

@@ -593,9 +593,9 @@ def search(
     """
     with app.store(must_exist=True) as store:
         result = store.search(query, limit=limit, max_ranked=None if rank_all else max_ranked)
-    if result.newest_first_above:
+    if result.latest_stored_above:
         err.print(
-            f"more than {result.newest_first_above:,} articles match {query!r}: the most"
+            f"more than {result.latest_stored_above:,} articles match {query!r}: the most"
             " recently stored first (narrow the query, or use --all to rank them all)"
         )
     if as_json:
@@ -768,12 +768,11 @@ def _print_source_status(row: dict[str, Any]) -> None:
         result = "ok" if row.get("last_run_ok") else "FAILED"
         if row.get("last_run_not_modified"):
             result += " (unchanged)"
-        usual = row.get("usual_items")
         if row.get("last_run_not_modified"):
-            found = "page unchanged, nothing to read"
+            found = "nothing to read"
         else:
             found = _count(row.get("last_run_items_found"), "item") + " found"
-            if usual is not None:
+            if (usual := row.get("usual_items")) is not None:
                 found += f" (usually {usual})"
         figures = ", ".join(
             (

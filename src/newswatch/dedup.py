@@ -179,9 +179,10 @@ LSH_BANDS = 20
 LSH_ROWS = 3
 """A signature of LSH_BANDS * LSH_ROWS MinHash values, indexed in LSH_BANDS bands: two bodies
 of resemblance s share at least one band with probability 1 - (1 - s**3)**20, which is 0.93 at
-0.5, 0.99 at 0.7, 0.15 at 0.2 and next to nothing for unrelated stories. Changing these (or
-the seed or the permutation scheme below) changes every key: stored keys must then be computed
-again (a schema migration, as store.py's v6 did)."""
+0.5, 0.99 at 0.7, 0.15 at 0.2 and next to nothing for unrelated stories. Changing these, the
+seed or the permutation scheme below, the shingle hash (CRC-32) or datasketch's major version
+(its permutations and mixing function; pinned in pyproject.toml) changes every key: stored keys
+must then be computed again (a schema migration, as store.py's v6 did)."""
 
 MINHASH_SEED = 20250326
 """Seed of the MinHash permutations: part of every stored LSH key, like the numbers above."""

@@ -208,10 +208,10 @@ class SourceRun:
     async def _crawl(self) -> None:
         url = self.source.url
         self._claimed.add(canonical_url(url))
-        reader = reader_version(self.profile)
+        reader = self._reader()
         known = self.store.validators(url)
         if known is not None and known.read_with != reader:
-            known = None  # read with another profile or newswatch: read it again, in full
+            known = None  # read another way last time: read it again, in full
         start = await self.fetcher.get(
             url,
             robots=self.robots,
@@ -254,6 +254,13 @@ class SourceRun:
             )
         else:
             self.store.forget_validators(url)
+
+    def _reader(self) -> str:
+        """How the source's page is read and its links chosen: the profile (see
+        parse.reader_version) and the source's settings that decide which links are followed,
+        so editing any of them reads an unchanged page again instead of getting 304."""
+        follows = f"follow={self.source.follow} hosts={sorted(self.allowed_hosts)}"
+        return f"{reader_version(self.profile)}; {follows}"
 
     async def _follow(self, page: Page) -> None:
         """Breadth first from the page's links, then what earlier runs left unfollowed."""

@@ -227,10 +227,12 @@ class _StoryMatch:
 
 @dataclass(frozen=True)
 class SearchResult:
+    """What `Store.search` found, and whether it is ranked."""
+
     hits: list[dict[str, Any]]
     """Each with id, url, title, published, source, location, snippet (matched words in
     [brackets]) and rank (bm25, lower is better; None when not ranked)."""
-    newest_first_above: int | None = None
+    latest_stored_above: int | None = None
     """Set when more articles matched than a search ranks (this many): `hits` are then the
     most recently stored matches, not the best; a narrower query, or max_ranked=None, ranks
     them."""
@@ -585,12 +587,6 @@ LEFT JOIN ticker_items AS ticker ON grouped.story IS NULL AND ticker.id = groupe
 """
 
 
-def _migrate_to_v4(db: sqlite_utils.Database) -> None:
-    """Stories: every stored article starts as a story of its own (a duplicate in its
-    original's), and gets its LSH keys, so that new articles can join it."""
-    _run_script(_SCHEMA_V4)(db)  # keys come with v6, which files them by week
-
-
 _SCHEMA_V6 = """
 DROP TABLE article_lsh;
 CREATE TABLE article_lsh (
@@ -621,7 +617,16 @@ def _migrate_to_v6(db: sqlite_utils.Database) -> None:
 
 
 def _index_stored_articles(db: sqlite_utils.Database) -> None:
-    """Every stored original article's LSH keys, batch by batch."""
+    """Every stored original article's LSH keys, batch by batch (about 10 minutes a million:
+    said in the log when it is long enough to be noticed)."""
+    total = db.execute("SELECT count(*) FROM articles WHERE duplicate_of IS NULL").fetchone()[0]
+    if total >= _SLOW_REINDEX_ARTICLES:
+        log.warning(
+            "upgrading the database: computing the near-duplicate keys of %d articles"
+            " (about %d minutes, once)",
+            total,
+            max(1, round(total * _REINDEX_SECONDS_PER_ARTICLE / 60)),
+        )
     last_id = 0
     sql = (
         "SELECT id, first_seen, body FROM articles WHERE duplicate_of IS NULL AND id > ?"
@@ -632,6 +637,11 @@ def _index_stored_articles(db: sqlite_utils.Database) -> None:
             keys = _lsh_keys_of(shingles(body))
             _insert_lsh_keys(db, article_id, _week_of(first_seen), keys)
         last_id = rows[-1][0]
+
+
+_SLOW_REINDEX_ARTICLES = 20_000
+_REINDEX_SECONDS_PER_ARTICLE = 0.0006
+"""Shingles and a signature per article, measured on 2 cores."""
 
 
 def _lsh_keys_of(shingle_set: frozenset[int]) -> list[int]:
@@ -755,7 +765,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _run_script(_SCHEMA_V1),
     _run_script(_SCHEMA_V2),
     _run_script(_SCHEMA_V3),
-    _migrate_to_v4,
+    _run_script(_SCHEMA_V4),  # stories; the LSH keys came with v6
     _run_script(_SCHEMA_V5),
     _migrate_to_v6,
     _run_script(_SCHEMA_V7),
@@ -1471,8 +1481,8 @@ class Store:
         first.
 
         Plain words are quoted, so punctuation is harmless; FTS5 syntax (upper-case
-        AND/OR/NOT/NEAR, prefix*, title:) is passed through, and if it is malformed
-        the NewswatchError says so.
+        AND/OR/NOT/NEAR, prefix*, title:) is passed through with its hyphenated words made
+        phrases, and if it is malformed the NewswatchError says so.
         """
         if not query.strip():
             raise NewswatchError("empty search query")
@@ -1500,10 +1510,10 @@ class Store:
             raise NewswatchError(
                 f"bad search query {query!r}: {error}{hint if uses_fts_syntax else ''}"
             ) from error
-        return SearchResult(hits, newest_first_above=max_ranked if broad else None)
+        return SearchResult(hits, latest_stored_above=max_ranked if broad else None)
 
     def _matches_more_than(self, match: str, count: int) -> bool:
-        """Whether more than `count` articles match: the index is walked newest first and
+        """Whether more than `count` articles match: the index is walked by rowid down and
         stops there, where ranking (bm25 counts every match of every word first) would read
         them all: a word in most of a million articles costs milliseconds, not half a
         second."""

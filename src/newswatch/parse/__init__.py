@@ -63,9 +63,12 @@ def load_profile(name_or_path: str | Path) -> Profile:
 
 
 def reader_version(profile: Profile) -> str:
-    """What a page is read with: this newswatch and the profile (a site profile's text). A
-    source's page is asked for conditionally only if it was last read with the same, so an
-    edited profile or an upgrade reads an unchanged listing again."""
+    """What a page is read with: this newswatch and the profile (a site profile's text; for
+    a feed, also the profile of the pages its entries link to). A source's page is asked for
+    conditionally only if it was last read with the same, so an edited profile or an upgrade
+    reads an unchanged listing again."""
+    if isinstance(profile, FeedProfile):
+        return f"{reader_version(profile.articles)}; {profile.name}"
     version = profile.version if isinstance(profile, SiteProfile) else ""
     return f"newswatch {__version__}; {profile.name} {version}".rstrip()
 
