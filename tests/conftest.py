@@ -94,20 +94,21 @@ class _ScriptedHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.server.log.append((self.path, dict(self.headers.items())))
         answers = self.server.routes.get(self.path)
+        # Each answer is recorded before it is sent, so a test that has its reply sees it.
         if not answers:
+            self.server.responses.append((self.path, 404, 0))
             self.send_response(404)
             self.send_header("Content-Length", "0")
             self.end_headers()
-            self.server.responses.append((self.path, 404, 0))
             return
         route = answers.pop(0) if len(answers) > 1 else answers[0]
         if _not_modified(route.headers, self.headers):
+            self.server.responses.append((self.path, 304, 0))
             self.send_response(304)
             for name in ("ETag", "Last-Modified"):
                 if name in route.headers:
                     self.send_header(name, route.headers[name])
             self.end_headers()
-            self.server.responses.append((self.path, 304, 0))
             return
         if route.delay:
             time.sleep(route.delay)
@@ -142,9 +143,9 @@ class _ScriptedHandler(BaseHTTPRequestHandler):
             return
         length = len(body) * 2 if route.action == "truncate" else len(body)
         self.send_header("Content-Length", str(length))
+        self.server.responses.append((self.path, route.status, len(body)))
         self.end_headers()
         self.wfile.write(body)
-        self.server.responses.append((self.path, route.status, len(body)))
         if route.action == "truncate":
             self.wfile.flush()
             self.connection.shutdown(2)
