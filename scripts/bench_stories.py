@@ -32,7 +32,7 @@ from pathlib import Path
 from newswatch.dedup import lsh_keys, minhash, shingles
 from newswatch.models import Article, Page
 from newswatch.rules import RuleMatch
-from newswatch.store import STORY_WEEKS, Store
+from newswatch.store import STORY_WEEKS, WEEK_SECONDS, Store
 from synthetic_news import words
 
 COPY_SHARE = 0.1
@@ -70,7 +70,7 @@ def candidates(db: sqlite3.Connection, body: str) -> int:
     """Stored articles a new one is compared with: those of the weeks looked in (as
     Store._closest_story does) sharing a band with it."""
     keys = lsh_keys(minhash(shingles(body)))
-    week = int(time.time()) // (7 * 24 * 3600)
+    week = int(time.time()) // WEEK_SECONDS
     weeks = list(range(week - STORY_WEEKS + 1, week + 1))
     sql = (
         "SELECT count(DISTINCT article_id) FROM article_lsh"

@@ -14,7 +14,7 @@ from datetime import date
 
 from newswatch import dedup
 from newswatch.models import Article, Page, TickerItem
-from newswatch.store import Store
+from newswatch.store import WEEK_SECONDS, Store
 
 DOMAIN_WORDS = (
     "oil gas lng pipeline offshore drilling rig contract award company announced project "
@@ -159,7 +159,7 @@ def grow(store: Store, articles: int, *, flag_every: int | None = 100, runs_ever
                         articles.id
                     FROM articles, band WHERE articles.id > :last_id
                     """,
-                    {"last_id": last_id, "bands": dedup.LSH_BANDS, "week": 7 * 24 * 3600},
+                    {"last_id": last_id, "bands": dedup.LSH_BANDS, "week": WEEK_SECONDS},
                 )
             if flag_every:
                 db.execute(

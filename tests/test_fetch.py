@@ -258,6 +258,20 @@ def test_server_validators_turn_a_refetch_into_a_304(server: ScriptedServer) -> 
     assert server.responses == [("/listing", 200, len(PAGE)), ("/listing", 304, 0)]
 
 
+def twice_then_after_a_pause(policy: FetchPolicy, url: str) -> list[FetchResult]:
+    """Two requests for `url` in a row, then one 0.4 s later, through one Fetcher: what a
+    cache lasting 0.3 s keeps, and what it renews."""
+
+    async def go() -> list[FetchResult]:
+        async with Fetcher(policy) as fetcher:
+            results = [await fetcher.get(url) for _ in range(2)]
+            await asyncio.sleep(0.4)
+            results.append(await fetcher.get(url))
+            return results
+
+    return asyncio.run(go())
+
+
 def test_robots_txt_is_fetched_again_when_its_ttl_runs_out(server: ScriptedServer) -> None:
     server.add(
         "/robots.txt",
@@ -267,14 +281,7 @@ def test_robots_txt_is_fetched_again_when_its_ttl_runs_out(server: ScriptedServe
     server.add("/page", Route(body=PAGE))
     policy = replace(POLICY, robots=True, robots_ttl=0.3)
 
-    async def go() -> list[FetchResult]:
-        async with Fetcher(policy) as fetcher:
-            results = [await fetcher.get(server.base_url + "/page") for _ in range(2)]
-            await asyncio.sleep(0.4)
-            results.append(await fetcher.get(server.base_url + "/page"))
-            return results
-
-    first, cached, renewed = asyncio.run(go())
+    first, cached, renewed = twice_then_after_a_pause(policy, server.base_url + "/page")
     assert first.ok and cached.ok
     assert renewed.error == "disallowed by robots.txt"
     assert server.hits("/robots.txt") == 2 and server.hits("/page") == 2
@@ -287,14 +294,7 @@ def test_unreachable_robots_txt_keeps_out_for_a_while(server: ScriptedServer) ->
     server.add("/page", Route(body=PAGE))
     policy = replace(POLICY, robots=True, retries=0, robots_error_ttl=0.3)
 
-    async def go() -> list[FetchResult]:
-        async with Fetcher(policy) as fetcher:
-            results = [await fetcher.get(server.base_url + "/page") for _ in range(2)]
-            await asyncio.sleep(0.4)
-            results.append(await fetcher.get(server.base_url + "/page"))
-            return results
-
-    refused, still_refused, allowed = asyncio.run(go())
+    refused, still_refused, allowed = twice_then_after_a_pause(policy, server.base_url + "/page")
     assert refused.error is not None and "robots.txt could not be fetched" in refused.error
     assert refused.transient and refused.attempts == 0 and still_refused.error == refused.error
     assert allowed.ok

@@ -23,7 +23,7 @@ from newswatch.dedup import (
 )
 from newswatch.models import Article, Page, TickerItem
 from newswatch.rules import RuleMatch
-from newswatch.store import STORY_WEEKS, Store
+from newswatch.store import STORY_WEEKS, WEEK_SECONDS, Store
 
 PLANT = """Solvane Energy GmbH broke ground on Wednesday on an 8 GWh solid-state battery plant \
 near Bautzen in the German state of Saxony, a €1.1 billion project the Dresden-based start-up \
@@ -385,7 +385,7 @@ def test_keys_stored_by_an_older_version_are_computed_again(
         conn.execute("INSERT INTO article_lsh (key, article_id) VALUES (42, 1)")  # v5 keys
     with Store(db, clock=TickingClock()) as store:
         assert query(store, "SELECT id, story_id FROM articles") == [(1, 1), (2, 1)]
-        week = int(datetime(2025, 3, 26, 8, tzinfo=UTC).timestamp()) // (7 * 24 * 3600)
+        week = int(datetime(2025, 3, 26, 8, tzinfo=UTC).timestamp()) // WEEK_SECONDS
         stored = query(store, "SELECT week, key FROM article_lsh WHERE article_id = 1")
         assert sorted(stored) == sorted((week, key) for key in lsh_keys(minhash(shingles(PLANT))))
         store.upsert_source("wire", "http://wire.example.com/", "feed")

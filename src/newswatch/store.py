@@ -165,7 +165,8 @@ STORY_WEEKS = 5
 4 weeks before (exact copies, by fingerprint, in the whole history): wire stories travel
 within days, and the index a new article writes to stays one week's worth, so storing costs
 the same after years of history."""
-_WEEK_SECONDS = 7 * 24 * 3600
+WEEK_SECONDS = 7 * 24 * 3600
+"""article_lsh.week is the number of these since 1970-01-01 (UTC)."""
 
 
 class DatabaseBusy(NewswatchError):
@@ -650,7 +651,7 @@ def _lsh_keys_of(shingle_set: frozenset[int]) -> list[int]:
 
 def _week_of(timestamp: str) -> int:
     """Whole weeks from 1970-01-01 to a stored UTC timestamp: article_lsh's first column."""
-    return int(datetime.fromisoformat(timestamp).timestamp()) // _WEEK_SECONDS
+    return int(datetime.fromisoformat(timestamp).timestamp()) // WEEK_SECONDS
 
 
 def _insert_lsh_keys(

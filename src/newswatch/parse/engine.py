@@ -17,6 +17,7 @@ from datetime import date, datetime
 from urllib.parse import urljoin, urlsplit
 
 from newswatch.models import Article, Link, Page, TickerItem
+from newswatch.parse.generic import absolute_url
 from newswatch.parse.profile import (
     BodyRule,
     FieldRule,
@@ -107,12 +108,10 @@ class _Context:
 
     def absolute(self, href: str) -> str | None:
         """The absolute http(s) URL of an href, fragment dropped, query kept as written."""
-        href = href.strip()
-        if not href or href.startswith("#"):
-            return None
         # Only an href of nothing but a query depends on the page's own query: the others
         # resolve against the page's path, which the pages of a site share.
-        return _absolute_url(self.base if href.startswith("?") else self._base_path, href)
+        base = self.base if href.strip().startswith("?") else self._base_path
+        return absolute_url(base, href)
 
     def is_article_url(self, url: str) -> bool:
         host, target = _host_and_target(url)
@@ -566,19 +565,6 @@ def _page_links(
             seen.add(anchor.url)
             links.append(Link(url=anchor.url, title=single_line([anchor.element]) or None))
     return links
-
-
-@functools.lru_cache(maxsize=4096)
-def _absolute_url(base: str, href: str) -> str | None:
-    """Menus, tickers and footers repeat on every page of a site: each link is resolved
-    once, not once per page."""
-    try:
-        url = urljoin(base, href).split("#", 1)[0]
-        parts = urlsplit(url)
-        host = parts.hostname
-    except ValueError:  # e.g. a malformed IPv6 host
-        return None
-    return url if parts.scheme in ("http", "https") and host else None
 
 
 @functools.lru_cache(maxsize=4096)

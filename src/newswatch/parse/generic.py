@@ -9,6 +9,7 @@ URLs and anchors, since nothing is known of the site's markup. The page is parse
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import dataclass
@@ -188,8 +189,10 @@ def date_in_url(url: str) -> date | None:
         return None
 
 
+@functools.lru_cache(maxsize=4096)
 def absolute_url(base: str, href: str) -> str | None:
-    """The absolute http(s) URL of an href, fragment dropped; None for anything else."""
+    """The absolute http(s) URL of an href, fragment dropped; None for anything else.
+    Cached: menus, tickers and footers repeat on every page of a site."""
     href = href.strip()
     if not href or href.startswith("#"):
         return None
