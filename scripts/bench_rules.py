@@ -17,6 +17,7 @@ matching cost alone (no database), to show where the time goes. Usage:
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shutil
 import statistics
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from newswatch.rules import RuleSet, default_rules_path, load_rules, parse_rules
 from newswatch.store import Store
-from synthetic_news import VOCABULARY, grow, page
+from synthetic_news import VOCABULARY, at_rest, grow, page
 
 TARGET_RATIO = 3.0
 
@@ -63,7 +64,7 @@ def build_history(path: Path, articles: int) -> None:
         for number in range(min(2000, articles)):
             store.save_page("bench", page(rng, number), fetch_id=None, matcher=lambda _: [])
         grow(store, articles, flag_every=None)
-        store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        at_rest(store)
 
 
 def time_apply(history: Path, rules: RuleSet, workdir: Path, repeat: int) -> tuple[float, int]:
@@ -71,6 +72,7 @@ def time_apply(history: Path, rules: RuleSet, workdir: Path, repeat: int) -> tup
     for attempt in range(repeat):
         copy = workdir / f"apply-{attempt}.db"
         shutil.copyfile(history, copy)
+        os.sync()  # or the timed commit would also flush the copy: see synthetic_news.at_rest
         with Store(copy) as store:
             started = time.perf_counter()
             result = store.reapply_rules(rules.match)

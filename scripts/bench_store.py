@@ -35,7 +35,7 @@ from pathlib import Path
 
 from newswatch.rules import RuleMatch
 from newswatch.store import Store
-from synthetic_news import grow, page
+from synthetic_news import at_rest, grow, page
 
 TARGET_RATIO = 1.3
 QUERY_TARGET_MS = 50.0
@@ -86,6 +86,7 @@ def measure(size: int, workdir: Path, batches: int = 5, batch_size: int = 200) -
             store.save_page("bench", page(rng, number), fetch_id=None, matcher=matcher)
         grow(store, size)
         store.db.execute("PRAGMA optimize")
+        at_rest(store)
         next_number = 10**9
         per_page: list[float] = []
         for _ in range(batches):

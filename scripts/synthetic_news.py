@@ -8,6 +8,7 @@ nothing more than the seed already does.
 from __future__ import annotations
 
 import itertools
+import os
 import random
 import time
 from datetime import date
@@ -174,3 +175,14 @@ def grow(store: Store, articles: int, *, flag_every: int | None = 100, runs_ever
                     """,
                     {"every": flag_every},
                 )
+
+
+def at_rest(store: Store) -> None:
+    """Put the history just generated on disk, as a year of use would have left it.
+
+    Otherwise the first timed checkpoint's fsync also flushes the gigabytes `grow` left in
+    the OS's write-back cache, and a save at 1 million articles looks several times dearer
+    than it is (measured: 2.1 instead of 0.37 ms per page spent checkpointing).
+    """
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    os.sync()
