@@ -299,3 +299,40 @@ def test_status_of_a_run_that_found_the_listing_unchanged(
     assert status.returncode == 0, status.stderr
     assert "ok (unchanged): 1 page, nothing to read, 0 new" in status.stdout
     assert "usually" not in status.stdout and "0 items found" not in status.stdout
+
+
+def test_prune_deletes_old_log_records_and_keeps_the_stories(
+    run_cli: CliRunner, tmp_path: Path
+) -> None:
+    for _ in range(2):
+        assert run_cli("demo").returncode == 0
+    db = tmp_path / "newswatch-demo.db"
+    with sqlite3.connect(db) as connection:  # a history from long ago
+        connection.execute("UPDATE fetches SET fetched_at = '2020-01-01T00:00:00Z'")
+        connection.execute("UPDATE runs SET started_at = '2020-01-01T00:00:00Z'")
+        unused = connection.execute(
+            "SELECT count(*) FROM fetches WHERE id NOT IN"
+            " (SELECT fetch_id FROM articles WHERE fetch_id IS NOT NULL)"
+        ).fetchone()[0]
+        stories = connection.execute("SELECT count(*) FROM articles").fetchone()[0]
+    assert unused > 0
+
+    pruned = run_cli("--db", str(db), "prune")
+    assert pruned.returncode == 0, pruned.stderr
+    assert f"pruned {unused} request records and 1 run record from before " in pruned.stdout
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("SELECT count(*) FROM articles").fetchone()[0] == stories
+        assert connection.execute(
+            "SELECT count(*) FROM fetches WHERE id NOT IN (SELECT fetch_id FROM articles)"
+        ).fetchone() == (0,)
+        assert connection.execute("SELECT count(*) FROM runs").fetchone() == (1,)  # the latest
+    again = run_cli("--db", str(db), "prune", "--older-than", "3650d")
+    assert "pruned 0 request records and 0 run records" in again.stdout
+
+    assert_clean_failure(
+        run_cli("--db", str(db), "prune", "--older-than", "soon"), 2, "--older-than"
+    )
+    forever = tmp_path / "forever.toml"
+    forever.write_text("[settings]\nkeep_log = 'forever'\n", encoding="utf-8")
+    kept = run_cli("--config", str(forever), "--db", str(db), "prune")
+    assert kept.returncode == 0 and "nothing pruned" in kept.stdout

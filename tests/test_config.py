@@ -161,6 +161,20 @@ def test_bad_durations(value: object) -> None:
         parse_duration(value)
 
 
+def test_keep_log_is_a_duration_or_forever(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, "[settings]\n")).settings.keep_log == 90 * 86400
+    forever = write(tmp_path, "[settings]\nkeep_log = 'Forever'\n")
+    assert load_config(forever).settings.keep_log is None
+    assert load_config(write(tmp_path, "[settings]\nkeep_log = '30d'\n")).settings.keep_log == (
+        30 * 86400
+    )
+    for bad in ("'0s'", "'always'", "-1"):
+        path = write(tmp_path, f"[settings]\nkeep_log = {bad}\n")
+        with pytest.raises(ConfigError) as caught:
+            load_config(path)
+        assert str(caught.value).startswith(f"{path}: settings.keep_log: expected a duration")
+
+
 def test_every_problem_is_listed(tmp_path: Path) -> None:
     path = write(tmp_path, "[settings]\ntimeout = 'soon'\nrobots = 'yes'\n")
     with pytest.raises(ConfigError) as caught:

@@ -295,6 +295,34 @@ def test_reload_adds_sources_and_keeps_the_old_config_when_the_new_one_is_bad(
     assert db_rows(db, "SELECT count(*) FROM articles") == [(12,)]
 
 
+def test_the_daemon_prunes_old_log_records_at_start(
+    tmp_path: Path, server: ScriptedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.serve_folder(FIXTURES / "portal")
+    config = make_config(
+        tmp_path,
+        [{"name": "home", "url": server.base_url + HOME, "interval": 60}],
+        keep_log="30d",
+    )
+    long_ago = datetime.now(UTC) - timedelta(days=31)
+    with Store(config.settings.database, clock=lambda: long_ago) as old:
+        for number in range(3):
+            old.record_fetch(
+                source="home", url=f"{server.base_url}/{number}", status=200, size=1, elapsed=0.1
+            )
+    daemon, db = run_daemon_in_process(config, lambda: config)
+
+    def pruned() -> bool:
+        return any(r.getMessage() == "old records pruned" for r in caplog.records)
+
+    with caplog.at_level(logging.INFO):
+        assert serve_until(daemon, lambda: pruned() and runs_of(db, "home") >= 1) == 0
+    [line] = [r for r in caplog.records if r.getMessage() == "old records pruned"]
+    assert line.fields["fetches"] == 3 and line.fields["runs"] == 0
+    assert db_rows(db, "SELECT count(*) FROM fetches WHERE url LIKE '%/0'") == [(0,)]
+    assert db_rows(db, "SELECT count(*) FROM articles") == [(12,)]  # this run's, untouched
+
+
 def test_a_run_in_progress_is_cut_short_and_recorded(
     tmp_path: Path, server: ScriptedServer
 ) -> None:

@@ -692,3 +692,77 @@ def test_a_write_lock_held_too_long_is_a_clear_error(
             other.close()
         store.upsert_source("gog", "http://example.com/", "gulfoilandgas")  # works again
     assert count(db_path, "sources") == 1
+
+
+# --- pruning the log -----------------------------------------------------------------------
+
+
+def test_prune_log_deletes_old_requests_and_runs_but_not_what_is_still_read(
+    store: Store, db_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("newswatch.store.PRUNE_BATCH", 3)  # several batches
+    fetch_ids = [
+        store.record_fetch(source="gog", url=f"{GOG}?id={n}", status=200, size=1, elapsed=0.1)
+        for n in range(1, 8)
+    ]
+    page = article_page(1, SSB_BODY, ticker=[ticker_item(9, "Solid-state news")])
+    store.save_page("gog", page, fetch_id=fetch_ids[3], matcher=flag_solid_state)
+    for hour in range(5):  # three good runs, then two failures
+        record(
+            store, START + timedelta(hours=hour), ok=hour < 3, kind=None if hour < 3 else "fetch"
+        )
+    store.upsert_source("dead", "http://dead.example/", "gulfoilandgas")
+    for hour in range(2):  # a source that never worked
+        store.record_run(
+            "dead",
+            started_at=START + timedelta(hours=hour),
+            finished_at=START + timedelta(hours=hour, seconds=5),
+            ok=False,
+            pages_fetched=0,
+            new_articles=0,
+            new_ticker_items=0,
+            duplicates=0,
+            flags=0,
+            errors=1,
+            error="cannot connect",
+            error_kind="fetch",
+        )
+    before = store.source_status()
+    stories = rows(db_path, "SELECT * FROM articles") + rows(db_path, "SELECT * FROM ticker_items")
+    flags = rows(db_path, "SELECT * FROM flags")
+    clock.advance(days=100)
+    recent = store.record_fetch(source="gog", url=GOG, status=304, size=0, elapsed=0.1)
+
+    result = store.prune_log(clock.now - timedelta(days=90))
+
+    assert (result.fetches, result.runs) == (6, 2)
+    assert rows(db_path, "SELECT id FROM fetches") == [(fetch_ids[3],), (recent,)]
+    hours = [
+        (source, (datetime.fromisoformat(str(at)) - START).seconds // 3600)
+        for source, at in rows(db_path, "SELECT source, started_at FROM runs ORDER BY id")
+    ]
+    # the latest good run and the failures since: what health and backoff read
+    assert hours == [("gog", 2), ("gog", 3), ("gog", 4), ("dead", 0), ("dead", 1)]
+    assert store.source_status() == before
+    assert rows(db_path, "SELECT * FROM articles") + rows(
+        db_path, "SELECT * FROM ticker_items"
+    ) == (stories)
+    assert rows(db_path, "SELECT * FROM flags") == flags
+
+    record(store, clock.now, ok=True)  # the source works again: its old runs can go
+    again = store.prune_log(clock.now - timedelta(days=90))
+    assert (again.fetches, again.runs) == (0, 3)
+    assert rows(db_path, "SELECT source FROM runs ORDER BY id") == [("dead",), ("dead",), ("gog",)]
+
+
+def test_prune_log_stops_between_batches_when_told(
+    store: Store, db_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("newswatch.store.PRUNE_BATCH", 2)
+    for n in range(5):
+        store.record_fetch(source="gog", url=f"{GOG}?id={n}", status=200, size=1, elapsed=0.1)
+    clock.advance(days=100)
+    answers = iter([True, False])
+    result = store.prune_log(clock.now, keep_going=lambda: next(answers, False))
+    assert result.fetches == 2 and count(db_path, "fetches") == 3
+    assert store.prune_log(clock.now).fetches == 3  # the next prune finishes the work

@@ -14,7 +14,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, BinaryIO, TextIO, TypeVar, cast
 from urllib.parse import urlsplit
@@ -27,7 +27,7 @@ from rich.table import Table
 from rich.text import Text
 
 from newswatch import __version__
-from newswatch.config import Config, Source, config_from_dict, load_config
+from newswatch.config import Config, Source, config_from_dict, load_config, parse_retention
 from newswatch.errors import ConfigError, NewswatchError
 from newswatch.export import FORMATS, ExportFormat, write_rows
 from newswatch.feedout import default_feed_id, feed_title, write_atom
@@ -47,7 +47,7 @@ from newswatch.pipeline import SourceReport, config_rules, run_sources, source_p
 from newswatch.publish import prepare, publish
 from newswatch.rules import RuleSet, default_rules_path
 from newswatch.sampleserver import SampleSite
-from newswatch.store import MAX_RANKED_MATCHES, ExportKind, Store
+from newswatch.store import MAX_RANKED_MATCHES, ExportKind, Store, utc_iso
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -629,6 +629,50 @@ def status(app: App, as_json: bool) -> None:
         )
 
 
+def _retention_option(
+    _ctx: click.Context, param: click.Parameter, value: str | None
+) -> float | None:
+    if value is None:
+        return None
+    try:
+        seconds = parse_retention(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param=param) from None
+    if seconds is None:
+        raise click.BadParameter('"forever" prunes nothing: give a duration such as "90d"')
+    return seconds
+
+
+@cli.command()
+@_global_options
+@click.option(
+    "--older-than",
+    callback=_retention_option,
+    metavar="DURATION",
+    help='Prune records older than this, e.g. "30d" (default: [settings] keep_log).',
+)
+@pass_app
+def prune(app: App, older_than: float | None) -> None:
+    """Delete old request and run records (the fetches and runs tables).
+
+    Kept whatever their age: the requests that stored an article, and each source's latest
+    successful run and the runs since. Stories, ticker items and flags are never pruned.
+    The daemon does this once a day by itself. The file does not shrink: SQLite reuses the
+    space for new records (`sqlite3 FILE VACUUM`, with the daemon stopped, gives it back).
+    """
+    keep = older_than if older_than is not None else app.config.settings.keep_log
+    if keep is None:
+        out.print('keep_log is "forever": nothing pruned')
+        return
+    cutoff = datetime.now(UTC) - timedelta(seconds=keep)
+    with app.store(must_exist=True) as store:
+        result = store.prune_log(cutoff)
+    out.print(
+        f"pruned {_count(result.fetches, 'request record')} and"
+        f" {_count(result.runs, 'run record')} from before {utc_iso(cutoff)}"
+    )
+
+
 # --- telling people: alerts, feeds, exports ------------------------------------------
 
 
@@ -748,7 +792,7 @@ def _output(output: Path, mode: str) -> Iterator[IO[Any]]:
 
 def _count(number: object, noun: str) -> str:
     amount = number if isinstance(number, int) else 0
-    return f"{amount} {noun}{'' if amount == 1 else 's'}"
+    return f"{amount:,} {noun}{'' if amount == 1 else 's'}"
 
 
 _HEALTH_STYLE = {"ok": "green", "failing": "red", "backing off": "yellow"}

@@ -62,6 +62,22 @@ def parse_duration(value: object) -> float:
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 
+def parse_retention(value: object) -> float | None:
+    """How long to keep records: seconds, or None for "forever"."""
+    if isinstance(value, str) and value.strip().lower() == "forever":
+        return None
+    try:
+        seconds = parse_duration(value)
+    except ValueError:
+        raise ValueError('expected a duration such as "90d", or "forever"') from None
+    if seconds <= 0:
+        raise ValueError('expected a duration such as "90d", or "forever"')
+    return seconds
+
+
+Retention = Annotated[float | None, BeforeValidator(parse_retention)]
+
+
 def _check_http_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -90,6 +106,9 @@ class Settings(_Strict):
     retries: int = Field(default=2, ge=0)
     max_new_pages: int = Field(default=50, ge=0)
     robots: StrictBool = True
+    keep_log: Retention = 90 * 86400.0
+    """How long request and run records are kept (the daemon prunes daily, or `newswatch
+    prune`); None: forever. Stories, ticker items and flags are always kept."""
 
     @property
     def full_user_agent(self) -> str:

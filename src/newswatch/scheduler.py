@@ -17,6 +17,8 @@ figures (logfmt key=value pairs in plain text).
 After every source run, and once a minute for digests and retries, owed alerts are
 delivered and feed files rewritten (newswatch.publish). Apprise sends block, so that
 happens in a worker thread with its own database connection, one publish at a time.
+At start-up and then once a day, request and run records older than keep_log are
+pruned, in a worker thread too.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from newswatch.parse import Profile
 from newswatch.pipeline import SourceReport, SourceRun, config_rules, source_profiles
 from newswatch.publish import prepare, publish
 from newswatch.rules import RuleSet
-from newswatch.store import Store, utc_iso
+from newswatch.store import PruneResult, Store, utc_iso
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,9 @@ START_STAGGER_SECONDS = 5.0
 PUBLISH_EVERY_SECONDS = 60.0
 """How often alert digests fall due and failed deliveries are retried, between runs."""
 _PUBLISH_JOB = "newswatch:publish"
+PRUNE_EVERY_SECONDS = 24 * 3600.0
+"""How often request and run records older than keep_log are deleted (first at start-up)."""
+_PRUNE_JOB = "newswatch:prune"
 SHUTDOWN_GRACE_SECONDS = 5.0
 """How long cancelled runs get to record themselves before the daemon exits anyway."""
 _QUIET_LOGGERS = {
@@ -242,6 +247,13 @@ class Daemon:
                     trigger=IntervalTrigger(seconds=PUBLISH_EVERY_SECONDS),
                     id=_PUBLISH_JOB,
                     name="publish",
+                )
+                self._scheduler.add_job(
+                    self._prune,
+                    trigger=IntervalTrigger(seconds=PRUNE_EVERY_SECONDS),
+                    id=_PRUNE_JOB,
+                    name="prune",
+                    next_run_time=now,
                 )
                 log.info(
                     "newswatch daemon started",
@@ -437,6 +449,33 @@ class Daemon:
     def _publish_blocking(self, config: Config) -> DeliveryReport:
         with Store(self._database) as store:
             return publish(store, config)
+
+    async def _prune(self) -> None:
+        """Delete old request and run records, in a thread: the first prune of a large
+        history takes a while, a batch per transaction, and sources keep running meanwhile."""
+        keep = self._runtime.config.settings.keep_log
+        if self._stopping or keep is None:
+            return
+        cutoff = datetime.now(UTC) - timedelta(seconds=keep)
+        try:
+            result = await asyncio.to_thread(self._prune_blocking, cutoff)
+        except NewswatchError as exc:
+            log.error("old records not pruned", extra={"fields": {"error": str(exc)}})
+            return
+        log.info(
+            "old records pruned",
+            extra={
+                "fields": {
+                    "fetches": result.fetches,
+                    "runs": result.runs,
+                    "before": utc_iso(cutoff),
+                }
+            },
+        )
+
+    def _prune_blocking(self, cutoff: datetime) -> PruneResult:
+        with Store(self._database) as store:
+            return store.prune_log(cutoff, keep_going=lambda: not self._stopping)
 
     # --- stopping -----------------------------------------------------------------------
 

@@ -14,7 +14,8 @@ sources        one row per configured source.
     name (primary key), url, profile, first_seen, last_seen (when newswatch first /
     last started with this source in its configuration), next_run_at (when the
     running daemon will run it next, backoff included; NULL when no daemon runs it).
-fetches        one row per HTTP request.
+fetches        one row per HTTP request (a log: pruned after keep_log, see Store.prune_log,
+    except the request that stored each article).
     id, source, url (as requested), status (HTTP status; NULL when no response),
     bytes (size of the body), elapsed (seconds), error (NULL on success),
     warnings (JSON array of parser/fetch warnings; NULL when none), fetched_at.
@@ -44,7 +45,8 @@ flags          one row per (rule, kind, item_id): a rule selected a story.
     matched (JSON array of the terms that matched), evidence (JSON array of text
     snippets around the matches), fields (JSON array of where: "title", "body",
     "ticker"), flagged_at.
-runs           one row per run over one source.
+runs           one row per run over one source (a log: pruned after keep_log, except each
+    source's latest successful run and the runs since).
     id, source, started_at, finished_at, ok (1/0), pages_fetched, new_articles,
     new_ticker_items, duplicates, flags (new flags), errors (pages that failed),
     error (why the run failed; NULL when ok), error_kind ('fetch': the source's page
@@ -158,6 +160,8 @@ MAX_RANKED_MATCHES = 10_000
 """A search matching more articles than this lists the most recently stored first, not the best:
 ranking reads every match, which for a common word among a million articles takes most of a
 second, and a query that broad is a query for the latest news."""
+PRUNE_BATCH = 2000
+"""Old log records deleted per transaction by Store.prune_log."""
 STORY_CANDIDATES = 50
 """Stored articles compared with a new one at most: those sharing the most LSH bands with it."""
 STORY_WEEKS = 5
@@ -247,6 +251,14 @@ class HttpValidators:
     last_modified: str | None
     read_with: str | None = None
     """parse.reader_version when the page was read: under another, the page is read again."""
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    """How many old log records `Store.prune_log` deleted."""
+
+    fetches: int
+    runs: int
 
 
 @dataclass(frozen=True)
@@ -607,6 +619,13 @@ of the profile, or an upgrade, an unchanged listing is read again instead of ans
 Validators kept before say nothing: their pages are read again once."""
 
 
+_SCHEMA_V8 = """
+CREATE INDEX articles_by_fetch ON articles(fetch_id);
+"""
+"""Old request records are pruned (Store.prune_log) but those that stored an article are kept:
+this index tells which."""
+
+
 def _migrate_to_v6(db: sqlite_utils.Database) -> None:
     """LSH keys computed again and filed by week. Signatures are now taken with
     datasketch's 64-bit affine permutations (35 times faster than the former pure-Python
@@ -770,6 +789,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _run_script(_SCHEMA_V5),
     _migrate_to_v6,
     _run_script(_SCHEMA_V7),
+    _run_script(_SCHEMA_V8),
 )
 """MIGRATIONS[n] upgrades a database from user_version n to n + 1. Append only."""
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -1187,6 +1207,64 @@ class Store:
         }
         with self._transaction():
             self._insert("runs", record)
+
+    def prune_log(
+        self, older_than: datetime, *, keep_going: Callable[[], bool] = lambda: True
+    ) -> PruneResult:
+        """Delete the request and run records from before `older_than`.
+
+        They are a log: a year of half-hourly runs over a hundred sources is millions of rows
+        that nobody reads. Kept whatever their age: the request that stored each article
+        (articles.fetch_id) and, per source, its latest successful run and every run since
+        (what `status` and the daemon's backoff read). Stories, ticker items, flags and
+        alerts are never pruned. Deletes go a batch per transaction, so a daemon writing
+        meanwhile waits milliseconds, not minutes; `keep_going` is asked between batches
+        (a stopping daemon ends the prune early; the next one finishes it).
+        """
+        cutoff = utc_iso(older_than)
+        fetches = self._prune_batches(
+            "SELECT id FROM fetches WHERE id > ? AND fetched_at < ? AND NOT EXISTS"
+            " (SELECT 1 FROM articles WHERE articles.fetch_id = fetches.id) ORDER BY id LIMIT ?",
+            "fetches",
+            cutoff,
+            keep_going,
+        )
+        latest_ok: dict[str, int] = dict(
+            self.db.execute("SELECT source, max(id) FROM runs WHERE ok = 1 GROUP BY source")
+        )
+        runs = self._prune_batches(
+            "SELECT id, source FROM runs WHERE id > ? AND started_at < ? ORDER BY id LIMIT ?",
+            "runs",
+            cutoff,
+            keep_going,
+            keep=lambda run_id, source: run_id >= latest_ok.get(source, run_id),
+        )
+        return PruneResult(fetches=fetches, runs=runs)
+
+    def _prune_batches(
+        self,
+        select: str,
+        table: str,
+        cutoff: str,
+        keep_going: Callable[[], bool],
+        keep: Callable[..., bool] | None = None,
+    ) -> int:
+        """Delete, a batch per transaction, the rows `select` picks (ids first, in order, after
+        a given id) and `keep` does not claim."""
+        deleted = after = 0
+        while keep_going():
+            with self._transaction():
+                rows = self.db.execute(select, [after, cutoff, PRUNE_BATCH]).fetchall()
+                if not rows:
+                    return deleted
+                doomed = [row[0] for row in rows if keep is None or not keep(*row)]
+                self.db.execute(
+                    f"DELETE FROM {table} WHERE id IN (SELECT value FROM json_each(?))",
+                    [json.dumps(doomed)],
+                )
+            deleted += len(doomed)
+            after = rows[-1][0]
+        return deleted
 
     def set_next_run(self, source: str, when: datetime | None) -> None:
         """What the daemon plans, for `newswatch status`; None: no daemon runs it."""
