@@ -456,6 +456,52 @@ def test_a_ticker_item_is_listed_with_its_text_as_title(store: Store, receiver: 
     assert message.message.startswith("Canada >> Solid-state battery plant opens\ngog · undated")
 
 
+def see_teaser(store: Store, number: int) -> None:
+    """A listing page whose ticker teases story `number` (the teaser is flagged too)."""
+    teaser = TickerItem(url=f"{GOG}?id={1000 + number}", text="Asia >> Solid-state battery deal")
+    store.save_page(
+        "gog", Page(url=f"{GOG}?home", ticker=[teaser]), fetch_id=None, matcher=RULES.match
+    )
+
+
+def test_a_teaser_and_its_article_are_one_story_in_one_message(
+    store: Store, receiver: Receiver
+) -> None:
+    target = hook(receiver)
+    register_targets(store, [target])
+    see_teaser(store, 1)
+    save_story(store, 1)
+    assert flag_count(store) == 2
+
+    report = deliver_pending(store, [target])
+
+    assert (report.messages_sent, report.flags_sent) == (1, 2)
+    [message] = receiver.received
+    assert message.title == f"newswatch: 1 new story ({RULE})"
+    assert stories_in([message]) == [f"{GOG}?id=1001"]
+    assert message.message.startswith("Story 1: Toyota and Idemitsu")  # the article, not the teaser
+
+
+@pytest.mark.parametrize("teaser_first", [True, False])
+def test_a_story_alerted_as_teaser_or_article_is_not_alerted_again_in_its_other_form(
+    store: Store, receiver: Receiver, teaser_first: bool
+) -> None:
+    target = hook(receiver)
+    register_targets(store, [target])
+    first, then = (see_teaser, save_story) if teaser_first else (save_story, see_teaser)
+    first(store, 1)
+    assert deliver_pending(store, [target]).messages_sent == 1
+    then(store, 1)
+    save_story(store, 2)
+    assert flag_count(store) == 3
+
+    assert deliver_pending(store, [target]).messages_sent == 1
+    assert stories_in(receiver.received) == [f"{GOG}?id=1001", f"{GOG}?id=1002"]
+    [channel] = store.alert_status()
+    assert channel["owed"] == 0
+    assert deliver_pending(store, [target]).messages_sent == 0
+
+
 # --- configuration and test messages ---------------------------------------------------------
 
 

@@ -254,18 +254,19 @@ def render_message(
 ) -> tuple[str, str]:
     """Title and plain-text body listing flagged stories (rows of the `flagged` view).
 
-    A story flagged by several rules is listed once.
+    A story flagged by several rules, or as both a ticker teaser and the article it links to
+    (they share the canonical URL), is listed once, as the article when there is one.
     """
-    stories: dict[tuple[str, int], list[Mapping[str, Any]]] = {}
+    stories: dict[str, list[Mapping[str, Any]]] = {}
     for row in rows:
-        stories.setdefault((row["kind"], row["item_id"]), []).append(row)
+        stories.setdefault(row["url"], []).append(row)
     count = len(stories)
     noun = "story" if count == 1 else "stories"
     about = target.rule or ", ".join(dict.fromkeys(row["rule"] for row in rows))
     title = f"newswatch{' daily digest' if digest else ''}: {count} new {noun} ({about})"
     blocks = []
     for flags in stories.values():
-        story = flags[0]
+        story = next((flag for flag in flags if flag["kind"] == "article"), flags[0])
         terms = dict.fromkeys(term for flag in flags for term in flag["matched"])
         facts = [
             story["source"],

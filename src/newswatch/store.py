@@ -502,9 +502,17 @@ WHERE flagged.flagged_at >= channel.watching_since
   AND NOT EXISTS (
       SELECT 1 FROM alert_deliveries AS sent WHERE sent.channel_id = channel.id
       AND sent.rule = flagged.rule AND sent.kind = flagged.kind AND sent.item_id = flagged.item_id)
+  AND NOT EXISTS (
+      SELECT 1 FROM alert_deliveries AS sent WHERE sent.channel_id = channel.id
+      AND sent.rule = flagged.rule AND sent.kind != flagged.kind
+      AND sent.item_id = CASE flagged.kind
+          WHEN 'article' THEN (SELECT id FROM ticker_items WHERE url = flagged.url)
+          ELSE (SELECT id FROM articles WHERE url = flagged.url) END)
 ORDER BY flagged.flagged_at, flagged.kind, flagged.item_id
 """
-"""The flags a channel owes: of its rule, flagged since it watches, in none of its messages."""
+"""The flags a channel owes: of its rule, flagged since it watches, in none of its messages,
+and not a story the channel already got from this rule in its other form (a ticker teaser
+and the article it links to share their canonical URL: one story, one alert)."""
 
 ExportKind = Literal["articles", "ticker", "flagged"]
 _EXPORTS: dict[str, tuple[str, str, str]] = {
