@@ -73,6 +73,13 @@ def test_rules_path_relative_to_config(tmp_path: Path) -> None:
         ("[settings]\nrules = 'nope.toml'\n", "settings.rules", "not found"),
         ("[[sources]]\nname = 'a'\nurl = 'ftp://x.org/'\n", "sources[0].url", "http"),
         ("[[sources]]\nname = 'a'\nurl = 'not a url'\n", "sources[0].url", "http"),
+        ("[[sources]]\nname = 'a'\nurl = 'http://x.org:99999/'\n", "sources[0].url", "port"),
+        ("[[sources]]\nname = 'a'\nurl = 'http://x.org:abc/'\n", "sources[0].url", "port"),
+        (
+            "[[sources]]\nname = 'a'\nurl = 'http://x.org/'\nallow_hosts = ['http://y.org/']\n",
+            "sources[0].allow_hosts",
+            "host names",
+        ),
         (
             "[[sources]]\nname = 'a'\nurl = 'http://x.org/'\ninterval = '5 parsecs'\n",
             "sources[0].interval",
@@ -125,6 +132,11 @@ def test_errors_name_file_and_key(tmp_path: Path, text: str, key: str, fragment:
 def test_unknown_key_lists_the_allowed_ones(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"expected one of: .*per_host_delay"):
         load_config(write(tmp_path, "[settings]\nper_host_dealy = 1\n"))
+
+
+def test_unknown_key_of_a_feed_lists_path(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"feeds\[0\]\.pth: unknown key; expected one of: path, "):
+        load_config(write(tmp_path, "[[feeds]]\npth = 'x.xml'\n"))
 
 
 def test_invalid_toml_says_where(tmp_path: Path) -> None:

@@ -766,3 +766,13 @@ def test_prune_log_stops_between_batches_when_told(
     result = store.prune_log(clock.now, keep_going=lambda: next(answers, False))
     assert result.fetches == 2 and count(db_path, "fetches") == 3
     assert store.prune_log(clock.now).fetches == 3  # the next prune finishes the work
+
+
+def test_another_programs_database_is_refused_and_left_alone(tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as connection:
+        connection.execute("CREATE TABLE inventory (item TEXT)")
+    with pytest.raises(NewswatchError, match=r"other\.db: not a newswatch database .*inventory"):
+        Store(other)
+    assert rows(other, "SELECT name FROM sqlite_master") == [("inventory",)]
+    assert rows(other, "PRAGMA journal_mode") == [("delete",)]

@@ -7,6 +7,7 @@ so a user can fix the file without reading code.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from importlib import resources
@@ -82,7 +83,18 @@ def _check_http_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"expected an http:// or https:// URL with a host, got {url!r}")
+    try:
+        parts.port  # noqa: B018 (reading it checks it: a number from 0 to 65535)
+    except ValueError:
+        raise ValueError(f"the port is not a number from 0 to 65535 in {url!r}") from None
     return url
+
+
+def _is_ipv6(host: str) -> bool:
+    try:
+        return isinstance(ipaddress.ip_address(host), ipaddress.IPv6Address)
+    except ValueError:
+        return False
 
 
 class _Strict(BaseModel):
@@ -171,7 +183,11 @@ class Source(_Strict):
     @field_validator("allow_hosts")
     @classmethod
     def _hosts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(host.lower().strip() for host in value)
+        hosts = tuple(host.lower().strip() for host in value)
+        for host in hosts:
+            if not host or (any(char in host for char in "/:@ ") and not _is_ipv6(host)):
+                raise ValueError(f"expected host names such as 'news.example.com', got {host!r}")
+        return hosts
 
     @property
     def host(self) -> str:
@@ -292,7 +308,7 @@ def _allowed_keys(parent: tuple[int | str, ...]) -> list[str]:
         "feeds": FeedFile,
     }
     model = sections.get(names[-1], Config) if names else Config
-    hidden = {"path", "rules_path"}
+    hidden = {"rules_path"} if model is FeedFile else {"path", "rules_path"}
     return [name for name in model.model_fields if name not in hidden]
 
 

@@ -173,21 +173,24 @@ class FetchResult:
         return decode_html(self.content, self.content_type)
 
 
-class _Retryable(Exception):
-    """An attempt failed in a way worth trying again (timeouts, resets, 5xx, 429)."""
-
-    def __init__(self, message: str, status: int | None = None, wait: float | None = None):
-        super().__init__(message)
-        self.status = status
-        self.wait = wait
-
-
-class _Final(Exception):
-    """An attempt failed in a way that retrying will not fix."""
-
+class _AttemptFailed(Exception):
     def __init__(self, message: str, status: int | None = None):
         super().__init__(message)
         self.status = status
+        self.elapsed = 0.0
+        """Seconds from sending the request to the failure."""
+
+
+class _Retryable(_AttemptFailed):
+    """An attempt failed in a way worth trying again (timeouts, resets, 5xx, 429)."""
+
+    def __init__(self, message: str, status: int | None = None, wait: float | None = None):
+        super().__init__(message, status)
+        self.wait = wait
+
+
+class _Final(_AttemptFailed):
+    """An attempt failed in a way that retrying will not fix."""
 
 
 @dataclass
@@ -294,7 +297,6 @@ class Fetcher:
         last_modified: str | None = None,
     ) -> FetchResult:
         """Fetch one URL with retries; failures come back as a result with `error` set."""
-        started = time.monotonic()
         if self.policy.robots if robots is None else robots:
             entry = await self._robots_for(url)
             if entry.unreachable:
@@ -325,7 +327,7 @@ class Fetcher:
                         url,
                         url,
                         failure.status,
-                        elapsed=time.monotonic() - started,
+                        elapsed=failure.elapsed,
                         error=f"{failure} (after {attempt} attempts)",
                         attempts=attempt,
                         transient=True,
@@ -337,11 +339,11 @@ class Fetcher:
                     url,
                     url,
                     failure.status,
-                    elapsed=time.monotonic() - started,
+                    elapsed=failure.elapsed,
                     error=str(failure),
                     attempts=attempt,
                 )
-            return replace(result, elapsed=time.monotonic() - started, attempts=attempt)
+            return replace(result, attempts=attempt)
 
     def _backoff(self, attempt: int, server_wait: float | None) -> float:
         if server_wait is not None:
@@ -362,32 +364,46 @@ class Fetcher:
     async def _attempt(
         self, url: str, headers: dict[str, str], accept: tuple[str, ...]
     ) -> FetchResult:
+        """One request, once its host's turn comes; `elapsed` counts from sending it, so the
+        politeness wait before it is not taken for the site's slowness."""
         assert self._client is not None, "use Fetcher as an async context manager"
         gate = self._gate(url)
         async with gate.slots:
             await self._take_turn(gate)
+            sent = time.monotonic()
             try:
-                self.requests_made += 1
-                async with asyncio.timeout(self.policy.timeout):
-                    return await self._send(url, headers, accept)
-            except TimeoutError:
-                raise _Retryable(f"no complete answer within {self.policy.timeout:g}s") from None
-            except httpx.TooManyRedirects:
-                raise _Final(f"more than {self.policy.max_redirects} redirects") from None
-            except httpx.DecodingError as exc:
-                raise _Final(f"invalid compressed body: {exc}") from None
-            except httpx.ConnectError as exc:
-                raise _Retryable(f"cannot connect: {exc or type(exc).__name__}") from None
-            except httpx.TimeoutException as exc:
-                raise _Retryable(f"timed out: {type(exc).__name__}") from None
-            except httpx.RemoteProtocolError as exc:
-                raise _Retryable(f"connection broken: {exc}") from None
-            except httpx.TransportError as exc:
-                raise _Retryable(f"network error: {exc or type(exc).__name__}") from None
-            except httpx.InvalidURL as exc:
-                raise _Final(f"invalid URL: {exc}") from None
+                result = await self._request(url, headers, accept)
+            except _AttemptFailed as failure:
+                failure.elapsed = time.monotonic() - sent
+                raise
             finally:
                 self._all_slots.release()
+            return replace(result, elapsed=time.monotonic() - sent)
+
+    async def _request(
+        self, url: str, headers: dict[str, str], accept: tuple[str, ...]
+    ) -> FetchResult:
+        """The request and its body, httpx's failures translated into retryable or final."""
+        try:
+            self.requests_made += 1
+            async with asyncio.timeout(self.policy.timeout):
+                return await self._send(url, headers, accept)
+        except TimeoutError:
+            raise _Retryable(f"no complete answer within {self.policy.timeout:g}s") from None
+        except httpx.TooManyRedirects:
+            raise _Final(f"more than {self.policy.max_redirects} redirects") from None
+        except httpx.DecodingError as exc:
+            raise _Final(f"invalid compressed body: {exc}") from None
+        except httpx.ConnectError as exc:
+            raise _Retryable(f"cannot connect: {exc or type(exc).__name__}") from None
+        except httpx.TimeoutException as exc:
+            raise _Retryable(f"timed out: {type(exc).__name__}") from None
+        except httpx.RemoteProtocolError as exc:
+            raise _Retryable(f"connection broken: {exc}") from None
+        except httpx.TransportError as exc:
+            raise _Retryable(f"network error: {exc or type(exc).__name__}") from None
+        except httpx.InvalidURL as exc:
+            raise _Final(f"invalid URL: {exc}") from None
 
     async def _take_turn(self, gate: _HostGate) -> None:
         """Wait for the host's turn, then for a slot among all hosts; returns holding one.

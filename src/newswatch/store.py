@@ -853,7 +853,14 @@ class Store:
             raise
 
     def _prepare(self) -> None:
-        self._check_version(self._user_version())
+        version = self._user_version()
+        self._check_version(version)
+        if version == 0 and self.db.table_names():
+            raise NewswatchError(
+                f"{self.path}: not a newswatch database (it holds other tables:"
+                f" {', '.join(sorted(self.db.table_names())[:5])}); nothing was changed:"
+                " give another file with --db or [settings] database"
+            )
         self.db.enable_wal()
         # With WAL, NORMAL never corrupts the file; a power cut may lose the last commits,
         # which the next run fetches again. FULL would wait for the disk after every page.
