@@ -150,8 +150,11 @@ def test_demo_then_read_the_database(run_cli: CliRunner, tmp_path: Path) -> None
     broad = run_cli("--db", str(db), "search", "the", "--max-ranked", "3", "--json")
     assert broad.returncode == 0, broad.stderr
     assert [hit["id"] for hit in json.loads(broad.stdout)] == [8, 7, 6, 5, 4, 3, 2, 1]
-    assert "more than 3 articles match 'the': the most recently stored first" in broad.stderr
+    assert "'the' matches more than 3 articles: the most recently stored first" in broad.stderr
     assert "--all" in broad.stderr
+    malformed = run_cli("--db", str(db), "search", "battery AND NOT hydrogen")
+    assert_clean_failure(malformed, 2, "bad search query 'battery AND NOT hydrogen'")
+    assert_clean_failure(run_cli("--db", str(db), "search", " "), 2, "empty search query")
     ranked = run_cli("--db", str(db), "search", "the", "--max-ranked", "3", "--all", "--json")
     assert len(json.loads(ranked.stdout)) == 8 and not ranked.stderr
     assert all(hit["rank"] is not None for hit in json.loads(ranked.stdout))

@@ -201,11 +201,11 @@ def test_one_failing_source_does_not_stop_the_others(
 
 def test_only_the_named_source(tmp_path: Path, portal: SampleSite, run_cli: CliRunner) -> None:
     config = write_config(tmp_path, portal.base_url, max_new_pages=2)
-    result = run_cli("--config", str(config), "fetch", "--source", "portal-middle-east")
+    name = "portal-middle-east"
+    result = run_cli("--config", str(config), "fetch", "--source", name, "--source", name)
     assert result.returncode == 0, result.stderr
-    assert query(tmp_path / "news.db", "SELECT DISTINCT source FROM fetches") == [
-        ("portal-middle-east",)
-    ]
+    assert query(tmp_path / "news.db", "SELECT DISTINCT source FROM fetches") == [(name,)]
+    assert query(tmp_path / "news.db", "SELECT count(*) FROM runs") == [(1,)]  # named twice
     assert len(requested_articles(portal)) == 2  # the per-run budget of new pages
     unknown = run_cli("--config", str(config), "fetch", "--source", "nope")
     assert unknown.returncode == 2 and "no source named 'nope'" in unknown.stderr

@@ -28,7 +28,7 @@ from rich.text import Text
 
 from newswatch import __version__
 from newswatch.config import Config, Source, config_from_dict, load_config, parse_retention
-from newswatch.errors import ConfigError, NewswatchError
+from newswatch.errors import ConfigError, NewswatchError, QueryError
 from newswatch.export import FORMATS, ExportFormat, write_rows
 from newswatch.feedout import default_feed_id, feed_title, write_atom
 from newswatch.fetch import FEED_TYPES, Fetcher, FetchPolicy, decode_html
@@ -127,7 +127,7 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except ConfigError as exc:
+        except (ConfigError, QueryError) as exc:
             err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
             ctx.exit(EXIT_USAGE)
         except NewswatchError as exc:
@@ -260,7 +260,8 @@ def fetch(ctx: click.Context, app: App, source_names: tuple[str, ...]) -> None:
     still fetched and stored), 2 usage or configuration error.
     """
     config = app.config
-    sources = [config.source(name) for name in source_names] if source_names else config.sources
+    chosen = dict.fromkeys(source_names)  # a name given twice runs once
+    sources = [config.source(name) for name in chosen] if chosen else config.sources
     if not sources:
         raise ConfigError(config.path, "sources", "no sources configured")
     outcome = _run_fetch(app, list(sources))
@@ -595,8 +596,8 @@ def search(
         result = store.search(query, limit=limit, max_ranked=None if rank_all else max_ranked)
     if result.latest_stored_above:
         err.print(
-            f"more than {result.latest_stored_above:,} articles match {query!r}: the most"
-            " recently stored first (narrow the query, or use --all to rank them all)"
+            f"{query!r} matches more than {_count(result.latest_stored_above, 'article')}: the"
+            " most recently stored first (narrow the query, or use --all to rank them all)"
         )
     if as_json:
         _print_json_rows(result.hits)

@@ -18,3 +18,8 @@ class ConfigError(NewswatchError):
         self.message = message
         where = ": ".join(part for part in (str(path) if path else None, key) if part)
         super().__init__(f"{where}: {message}" if where else message)
+
+
+class QueryError(NewswatchError):
+    """A query the user typed cannot be read (malformed full-text search syntax): a usage
+    error, like a bad option."""

@@ -140,7 +140,7 @@ from newswatch.dedup import (
     resemblance,
     shingles,
 )
-from newswatch.errors import NewswatchError
+from newswatch.errors import NewswatchError, QueryError
 from newswatch.models import Article, Page, TickerItem
 
 log = logging.getLogger(__name__)
@@ -1576,10 +1576,10 @@ class Store:
 
         Plain words are quoted, so punctuation is harmless; FTS5 syntax (upper-case
         AND/OR/NOT/NEAR, prefix*, title:) is passed through with its hyphenated words made
-        phrases, and if it is malformed the NewswatchError says so.
+        phrases, and if it is malformed the QueryError says so.
         """
         if not query.strip():
-            raise NewswatchError("empty search query")
+            raise QueryError("empty search query")
         uses_fts_syntax = bool(_FTS_SYNTAX.search(query))
         match = _quote_hyphenated(query) if uses_fts_syntax else self.db.quote_fts(query)
         columns = (
@@ -1600,8 +1600,10 @@ class Store:
                 )
             )
         except sqlite3.OperationalError as error:
+            if "locked" in str(error) or "busy" in str(error):
+                raise NewswatchError(f"{self.path}: cannot search now: {error}") from error
             hint = " (put words in double quotes to search for them literally)"
-            raise NewswatchError(
+            raise QueryError(
                 f"bad search query {query!r}: {error}{hint if uses_fts_syntax else ''}"
             ) from error
         return SearchResult(hits, latest_stored_above=max_ranked if broad else None)
