@@ -163,3 +163,5 @@ def test_the_metadata_file_is_shipped_inside_the_package() -> None:
     assert METADATA.is_file()
     assert Path(METADATA).parent.name == "datasette"
     assert metadata()["title"] == "newswatch"
+    # `newswatch demo` writes newswatch-demo.db: the same descriptions and queries apply
+    assert metadata()["databases"]["newswatch-demo"] == database_metadata()
