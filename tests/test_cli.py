@@ -124,6 +124,14 @@ def test_configuration_errors_exit_2(run_cli: CliRunner, tmp_path: Path) -> None
     assert_clean_failure(run_cli("fetch", "--no-such-option"), 2, "no-such-option")
 
 
+def test_a_bad_alert_url_is_one_clear_line(run_cli: CliRunner, tmp_path: Path) -> None:
+    config = tmp_path / "alerts.toml"
+    config.write_text("[[alerts]]\nname = 'x'\nurls = ['notascheme://foo']\n", encoding="utf-8")
+    result = run_cli("--config", str(config), "status")
+    assert_clean_failure(result, 2, "alerts[0].urls[0]: not a notification URL apprise")
+    assert result.stderr.count("\n") == 1, result.stderr  # not apprise's log, not an echo
+
+
 def test_demo_then_read_the_database(run_cli: CliRunner, tmp_path: Path) -> None:
     demo = run_cli("demo")
     assert demo.returncode == 0, demo.stderr

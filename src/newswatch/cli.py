@@ -147,6 +147,8 @@ def cli(ctx: click.Context, verbose: int) -> None:
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
+    if verbose < 2:  # newswatch reports failed sends itself, naming the channel
+        logging.getLogger("apprise").setLevel(logging.ERROR)
 
 
 pass_app = click.make_pass_decorator(App, ensure=True)

@@ -251,6 +251,17 @@ def _message_of(error: Any) -> str:
     return message
 
 
+def _without_echoes(errors: list[Any]) -> list[Any]:
+    """pydantic also finds a list "too short" when its only items were rejected: that says
+    nothing the items' own errors do not."""
+    failed_items = {tuple(error["loc"][:-1]) for error in errors if len(error["loc"]) > 1}
+    return [
+        error
+        for error in errors
+        if not (error["type"] == "too_short" and tuple(error["loc"]) in failed_items)
+    ]
+
+
 def config_from_dict(data: dict[str, Any], path: Path | None, *, builtin: bool = False) -> Config:
     """Validate parsed TOML; relative paths are resolved against the file's folder.
 
@@ -260,7 +271,7 @@ def config_from_dict(data: dict[str, Any], path: Path | None, *, builtin: bool =
     try:
         config = Config.model_validate({**data, "path": path})
     except ValidationError as exc:
-        first, *others = exc.errors()
+        first, *others = _without_echoes(exc.errors())
         message = _message_of(first)
         for other in others:  # every problem at once, one a line, so one edit fixes all
             where = ": ".join(part for part in (str(path or ""), _key_of(other["loc"])) if part)

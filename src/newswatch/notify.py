@@ -60,7 +60,13 @@ _MAX_TITLE = 200
 
 
 def _check_apprise_url(url: str) -> str:
-    if _instantiate(url) is None:
+    apprise_log = logging.getLogger("apprise")
+    was_disabled, apprise_log.disabled = apprise_log.disabled, True  # we say it better below
+    try:
+        plugin = _instantiate(url)
+    finally:
+        apprise_log.disabled = was_disabled
+    if plugin is None:
         scheme = url.partition("://")[0] or url[:10]
         raise ValueError(
             f"not a notification URL apprise understands (scheme {scheme!r}); "

@@ -72,6 +72,7 @@ _QUIET_LOGGERS = {
     "httpx": logging.WARNING,
     "httpcore": logging.WARNING,
     "apscheduler": logging.ERROR,
+    "apprise": logging.ERROR,  # a failed send is logged by newswatch, with the channel
 }
 """One line per request or per job event would drown the run lines; -vv shows them.
 APScheduler warns whenever a run is skipped because the previous one still runs, which
