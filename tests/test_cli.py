@@ -67,6 +67,7 @@ def test_parse_json(run_cli: CliRunner) -> None:
 
 def test_parse_errors(run_cli: CliRunner, tmp_path: Path) -> None:
     assert_clean_failure(run_cli("parse", "no-such-file.html"), 1, "no-such-file.html")
+    assert_clean_failure(run_cli("parse", "ftp://example.org/a"), 1, "only http:// and https://")
     assert_clean_failure(
         run_cli("parse", str(SEED_PAGE), "--profile", "nope"), 2, "nope", "gulfoilandgas"
     )
@@ -143,8 +144,10 @@ def test_demo_then_read_the_database(run_cli: CliRunner, tmp_path: Path) -> None
         flagged = connection.execute("SELECT count(*) FROM flagged").fetchone()[0]
     assert articles == 8 and flagged == 3
 
+    assert "broken ticker link on purpose" in demo.stderr
     again = run_cli("demo")  # a second run finds the same stories already stored
     assert again.returncode == 0, again.stderr
+    assert "broken ticker link" not in again.stderr  # no error this time: nothing to explain
     with sqlite3.connect(db) as connection:
         originals = "SELECT count(*) FROM articles WHERE duplicate_of IS NULL"
         assert connection.execute(originals).fetchone()[0] == 8

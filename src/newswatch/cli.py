@@ -328,6 +328,8 @@ def _read_page(app: App, target: str) -> tuple[str, str]:
             return result.text(), result.final_url
 
         return asyncio.run(get())
+    if "://" in target:
+        raise NewswatchError(f"{target}: only http:// and https:// URLs, or files, can be parsed")
     path = Path(target)
     try:
         content = path.read_bytes()
@@ -883,7 +885,10 @@ def demo(app: App) -> None:
         out.print(f"Serving the sample portal at {site.base_url}/webpro1/main/newshome.asp")
         reports = _run_fetch(demo_app, list(config.sources)).reports
     _print_reports(reports, verbose=False)
-    err.print("(the sample portal has one broken ticker link on purpose: that error is expected)")
+    if any(report.errors for report in reports):
+        err.print(
+            "(the sample portal has one broken ticker link on purpose: that error is expected)"
+        )
     with demo_app.store() as store:
         rows = store.flagged_stories(limit=20)
     if rows:
