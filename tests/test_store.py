@@ -634,6 +634,8 @@ def test_health_words(store: Store, clock: FakeClock) -> None:
         return str(status["health"])
 
     assert health() == "never run"
+    store.record_fetch(source="gog", url=GOG, status=200, size=1, elapsed=0.1)
+    assert health() == "no run finished"  # started, then killed before recording the run
     record(store, START, ok=True)
     assert health() == "ok"
     record(store, START + timedelta(hours=1), ok=False, kind="fetch", items=None)

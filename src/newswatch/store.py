@@ -1628,9 +1628,10 @@ class Store:
         health: "ok" (the last run worked), "parser problem" (the source's page was
         fetched but parsed to nothing: the site's layout has probably changed),
         "backing off" (failing, and a daemon has put its next run off), "failing" (no
-        daemon runs it), or "never run". A run cut short by a shutdown says nothing about
-        health. A daemon killed without a chance to clean up leaves its last plans behind:
-        a next_run_at long past.
+        daemon runs it), "never run", or "no run finished" (runs were started, and may
+        have stored stories, but were cut short). A run cut short by a shutdown says
+        nothing about health. A daemon killed without a chance to clean up leaves its last
+        plans behind: a next_run_at long past.
         """
         names = [row[0] for row in self.db.execute(_SOURCE_NAMES)]
         return [self._source_status(name) for name in names]
@@ -1659,7 +1660,15 @@ class Store:
         ).fetchone() or (0, 0, 0, 0)
         status: dict[str, Any] = {
             "name": name,
-            "health": _health(judged_run, next_run_at=source[2]),
+            "health": _health(
+                judged_run,
+                next_run_at=source[2],
+                ever_fetched=last_run is not None
+                or self.db.execute(
+                    "SELECT 1 FROM fetches WHERE source = ? LIMIT 1", [name]
+                ).fetchone()
+                is not None,
+            ),
             "url": source[0],
             "profile": source[1],
             "articles": counts[0],
@@ -1938,9 +1947,11 @@ _RUN_STATUS_COLUMNS = (
 )
 
 
-def _health(last_run: Mapping[str, Any] | None, *, next_run_at: str | None) -> str:
-    if last_run is None:
-        return "never run"
+def _health(
+    last_run: Mapping[str, Any] | None, *, next_run_at: str | None, ever_fetched: bool
+) -> str:
+    if last_run is None:  # a run cut short (a shutdown, a kill) may have stored things
+        return "no run finished" if ever_fetched else "never run"
     if last_run["ok"]:
         return "ok"
     if last_run["error_kind"] == "parser":
