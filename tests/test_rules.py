@@ -53,6 +53,8 @@ POSITIVES = [
     "WeLion starts mass production of semi-solid batteries",
     "Sulfide-based solid electrolytes promise safer next-generation cells",
     "Factorial's solid-state lithium-metal cells pass 500 cycles",
+    "QuantumScape ships solid-state Li-metal battery samples to a carmaker",
+    "Researchers report a halide solid-state electrolyte stable at 5 V",
     "Samsung SDI shows solid-state EV battery prototype",
     "SSB pilot line: the new battery plant will make 1 GWh of SSBs a year",
     "Mercedes tests an SSB with 25% more energy density per cell",
