@@ -129,11 +129,18 @@ def article_ids(db: Path) -> list[str]:
     return [str(url).rsplit("=", 1)[-1] for (url,) in query(db, "SELECT url FROM articles")]
 
 
+def replace_file(path: Path, content: bytes) -> None:
+    """Write `content` as `path` at once: the site, serving it meanwhile, never sends half."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_bytes(content)
+    os.replace(partial, path)
+
+
 def publish_story(site_root: Path, story_id: str) -> None:
     """A new article page (a reworded copy of 1405808) and a link to it on the home page."""
     main = site_root / "webpro1" / "main"
     page = (main / "mainnews.asp__id=1405808").read_bytes().replace(b"Al Khaleej", b"Nouveau")
-    (main / f"mainnews.asp__id={story_id}").write_bytes(page)
+    replace_file(main / f"mainnews.asp__id={story_id}", page)
     home = main / "newshome.asp"
     block = (
         f'<div class="newsblock"><a class="newslinkgog" href="mainnews.asp?id={story_id}">'
@@ -141,7 +148,7 @@ def publish_story(site_root: Path, story_id: str) -> None:
         '<span class="lblues">Qatar &gt;&gt; 3/28/2025</span></div>\n'
     ).encode()
     first = b'<div class="newsblock">'
-    home.write_bytes(home.read_bytes().replace(first, block + first, 1))
+    replace_file(home, home.read_bytes().replace(first, block + first, 1))
 
 
 def test_daemon_cycles_survives_a_faulty_source_and_stops_on_sigterm(
@@ -168,6 +175,11 @@ def test_daemon_cycles_survives_a_faulty_source_and_stops_on_sigterm(
         publish_story(site_root, "1405899")
         daemon.wait_for(lambda: "1405899" in article_ids(daemon.db))
         daemon.wait_for(lambda: daemon.count("SELECT count(*) FROM runs WHERE source='home'") >= 6)
+        # middle-east (every 30 min) runs once, at a random moment of the first 5 s: on a busy
+        # machine its run can still be going when home has had its sixth.
+        daemon.wait_for(
+            lambda: daemon.count("SELECT count(*) FROM runs WHERE source='middle-east'") >= 1
+        )
         with Store(daemon.db) as reader:
             health = {row["name"]: row["health"] for row in reader.source_status()}
         assert daemon.stop() == 0
@@ -233,7 +245,9 @@ def test_sigkill_mid_run_loses_nothing_committed_and_the_next_run_completes(
     tmp_path: Path, site: SampleSite, run_cli: Callable[..., Any]
 ) -> None:
     home = {"name": "home", "url": site.base_url + HOME, "interval": 10}
-    slow = write_config(tmp_path / "slow.toml", [home], per_host_delay=0.3)
+    # Paced so that after three stories the run has ten pages more, over five seconds, to go:
+    # the kill comes mid-run even when a loaded machine is slow to notice the three.
+    slow = write_config(tmp_path / "slow.toml", [home], per_host_delay=0.5)
     with running(slow) as daemon:
         daemon.wait_for(lambda: daemon.count("SELECT count(*) FROM articles") >= 3)
         committed = set(article_ids(daemon.db))
@@ -262,7 +276,9 @@ def test_long_readers_and_a_writer_holding_the_lock_do_not_stop_the_daemon(
     tmp_path: Path, site: SampleSite
 ) -> None:
     home = {"name": "home", "url": site.base_url + HOME, "interval": 10}
-    config = write_config(tmp_path / "newswatch.toml", [home], per_host_delay=0.1)
+    # Paced so that after two stories the run has ten pages more, over 2.5 s, to go: the
+    # writer below takes the lock before the daemon is done, even on a loaded machine.
+    config = write_config(tmp_path / "newswatch.toml", [home], per_host_delay=0.25)
     db = tmp_path / "news.db"
     Store(db).close()  # the schema exists before anyone reads
     reader = sqlite3.connect(db, isolation_level=None)

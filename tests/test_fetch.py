@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
 
+import newswatch.fetch
 from newswatch.fetch import Fetcher, FetchPolicy, FetchResult, decode_html
 from tests.conftest import Route, ScriptedServer
 
@@ -258,43 +260,73 @@ def test_server_validators_turn_a_refetch_into_a_304(server: ScriptedServer) -> 
     assert server.responses == [("/listing", 200, len(PAGE)), ("/listing", 304, 0)]
 
 
-def twice_then_after_a_pause(policy: FetchPolicy, url: str) -> list[FetchResult]:
-    """Two requests for `url` in a row, then one 0.4 s later, through one Fetcher: what a
-    cache lasting 0.3 s keeps, and what it renews."""
+class SteppedClock:
+    """The fetcher's time.monotonic, plus an offset a test moves forward: a cache entry runs
+    out exactly when the test says so, however slowly a loaded machine answers before."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.offset
+
+
+@pytest.fixture
+def stepped_clock(monkeypatch: pytest.MonkeyPatch) -> SteppedClock:
+    clock = SteppedClock()
+    fake_time = SimpleNamespace(monotonic=clock.monotonic, time=time.time)
+    monkeypatch.setattr(newswatch.fetch, "time", fake_time)
+    return clock
+
+
+def twice_then_after_a_pause(
+    policy: FetchPolicy, url: str, clock: SteppedClock, pause: float
+) -> list[FetchResult]:
+    """Two requests for `url` in a row, then one `pause` seconds later (on the fetcher's
+    clock), through one Fetcher: what a cache lasting less than `pause` keeps, and what it
+    renews."""
 
     async def go() -> list[FetchResult]:
         async with Fetcher(policy) as fetcher:
             results = [await fetcher.get(url) for _ in range(2)]
-            await asyncio.sleep(0.4)
+            clock.offset += pause
             results.append(await fetcher.get(url))
             return results
 
     return asyncio.run(go())
 
 
-def test_robots_txt_is_fetched_again_when_its_ttl_runs_out(server: ScriptedServer) -> None:
+def test_robots_txt_is_fetched_again_when_its_ttl_runs_out(
+    server: ScriptedServer, stepped_clock: SteppedClock
+) -> None:
     server.add(
         "/robots.txt",
         Route(body=b"User-agent: *\nDisallow:\n", headers={"Content-Type": "text/plain"}),
         Route(body=b"User-agent: *\nDisallow: /\n", headers={"Content-Type": "text/plain"}),
     )
     server.add("/page", Route(body=PAGE))
-    policy = replace(POLICY, robots=True, robots_ttl=0.3)
+    policy = replace(POLICY, robots=True, robots_ttl=60)
 
-    first, cached, renewed = twice_then_after_a_pause(policy, server.base_url + "/page")
+    first, cached, renewed = twice_then_after_a_pause(
+        policy, server.base_url + "/page", stepped_clock, pause=61
+    )
     assert first.ok and cached.ok
     assert renewed.error == "disallowed by robots.txt"
     assert server.hits("/robots.txt") == 2 and server.hits("/page") == 2
 
 
-def test_unreachable_robots_txt_keeps_out_for_a_while(server: ScriptedServer) -> None:
+def test_unreachable_robots_txt_keeps_out_for_a_while(
+    server: ScriptedServer, stepped_clock: SteppedClock
+) -> None:
     server.add(
         "/robots.txt", Route(status=500), Route(body=b"", headers={"Content-Type": "text/plain"})
     )
     server.add("/page", Route(body=PAGE))
-    policy = replace(POLICY, robots=True, retries=0, robots_error_ttl=0.3)
+    policy = replace(POLICY, robots=True, retries=0, robots_error_ttl=60)
 
-    refused, still_refused, allowed = twice_then_after_a_pause(policy, server.base_url + "/page")
+    refused, still_refused, allowed = twice_then_after_a_pause(
+        policy, server.base_url + "/page", stepped_clock, pause=61
+    )
     assert refused.error is not None and "robots.txt could not be fetched" in refused.error
     assert refused.transient and refused.attempts == 0 and still_refused.error == refused.error
     assert allowed.ok
