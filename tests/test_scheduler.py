@@ -335,6 +335,31 @@ def test_the_daemon_prunes_old_log_records_at_start(
     assert db_rows(db, "SELECT count(*) FROM articles") == [(12,)]  # this run's, untouched
 
 
+def test_overlapping_sources_running_at_once_fetch_a_shared_story_once(
+    tmp_path: Path, server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("newswatch.scheduler.START_STAGGER_SECONDS", 0)  # both start at once
+    server.serve_folder(FIXTURES / "portal")
+    config = make_config(
+        tmp_path,
+        [
+            {"name": "home", "url": server.base_url + HOME, "interval": 60},
+            {
+                "name": "middle-east",
+                "url": server.base_url + "/webpro1/main/newslist.asp?id=ME",
+                "interval": 60,
+            },
+        ],
+        per_host_delay=0.05,
+    )
+    daemon, db = run_daemon_in_process(config, lambda: config)
+    assert serve_until(daemon, lambda: runs_of(db, "home") + runs_of(db, "middle-east") >= 2) == 0
+    article_requests = [path for path, _, _ in server.responses if "mainnews.asp" in path]
+    assert len(article_requests) == len(set(article_requests))  # the 3 shared: once each
+    assert len(article_requests) >= 12
+    assert db_rows(db, "SELECT count(*) FROM articles") == [(12,)]
+
+
 def test_a_run_in_progress_is_cut_short_and_recorded(
     tmp_path: Path, server: ScriptedServer
 ) -> None:

@@ -149,6 +149,8 @@ class SourceRun:
         self._claimed = claimed if claimed is not None else set()
         """Canonical URLs some source of this run already fetches: shared, so sources whose
         listings overlap do not fetch the same article twice."""
+        self._claims: set[str] = set()
+        """The URLs this run added to `_claimed`, for release_claims()."""
         self._retrying: set[str] = set()
         """Canonical URLs that failed for good before and are due to be asked again."""
         self._complete = True
@@ -178,6 +180,13 @@ class SourceRun:
             self._fail("internal", f"internal error: {type(exc).__name__}: {exc}")
         self._finish()
         return self.report
+
+    def release_claims(self) -> None:
+        """Hand back the URLs this run claimed, where `claimed` outlives the run (the
+        daemon's, shared by the runs in progress): once a run is over, its stories are
+        stored or may be tried again."""
+        self._claimed.difference_update(self._claims)
+        self._claims.clear()
 
     def _fail(self, kind: FailureKind, message: str) -> None:
         self.report.failure = message
@@ -387,6 +396,7 @@ class SourceRun:
             if key not in self._claimed:
                 candidates[key] = None
         self._claimed.update(candidates)
+        self._claims.update(candidates)
         known = self.store.known_article_urls(candidates)
         unknown = [url for url in candidates if url not in known]
         unavailable = self.store.unavailable_urls(unknown)

@@ -212,6 +212,9 @@ class Daemon:
         self._database = database
         self._retired: list[_Runtime] = []
         self._running: set[asyncio.Task[Any]] = set()
+        self._claimed: set[str] = set()
+        """Article URLs the runs in progress have in hand: two sources whose listings
+        overlap, running at once, do not both fetch a story they share."""
         self._background: set[asyncio.Task[Any]] = set()
         self._stopping = False
         self._stop_requested: asyncio.Event | None = None
@@ -372,6 +375,7 @@ class Daemon:
             fetcher=runtime.fetcher,
             profile=runtime.profiles[name],
             matcher=runtime.rules.match,
+            claimed=self._claimed,
         )
         self._running.add(task)
         runtime.active += 1
@@ -386,6 +390,7 @@ class Daemon:
             log.error("run abandoned", extra={"fields": {"source": name, "error": str(exc)}})
             return
         finally:
+            run.release_claims()
             self._running.discard(task)
             runtime.active -= 1
             self._close_retired()
