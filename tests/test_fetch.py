@@ -224,6 +224,20 @@ def test_per_host_delay_spaces_requests(server: ScriptedServer) -> None:
     assert asyncio.run(go()) >= 0.6  # starts at 0, 0.2, 0.4, 0.6
 
 
+def test_elapsed_is_the_time_of_the_request_not_of_the_politeness_wait(
+    server: ScriptedServer,
+) -> None:
+    server.add("/p", Route(body=PAGE))
+    policy = replace(POLICY, per_host_delay=1.0)
+
+    async def go() -> list[FetchResult]:
+        async with Fetcher(policy) as fetcher:
+            return [await fetcher.get(server.base_url + "/p") for _ in range(2)]
+
+    _, second = asyncio.run(go())
+    assert second.ok and 0 < second.elapsed < 1.0  # it waited 1 s for its turn, not counted
+
+
 def test_conditional_request_headers_and_304(server: ScriptedServer) -> None:
     server.add("/cond", Route(status=304))
     result = fetch(
