@@ -608,10 +608,16 @@ def test_unavailable_urls_are_skipped_until_their_retry_time(
 
 
 def record(
-    store: Store, started_at: datetime, ok: bool, *, kind: str | None = None, items: int | None = 10
+    store: Store,
+    started_at: datetime,
+    ok: bool,
+    *,
+    kind: str | None = None,
+    items: int | None = 10,
+    source: str = "gog",
 ) -> None:
     store.record_run(
-        "gog",
+        source,
         started_at=started_at,
         finished_at=started_at + timedelta(seconds=30),
         ok=ok,
@@ -715,20 +721,7 @@ def test_prune_log_deletes_old_requests_and_runs_but_not_what_is_still_read(
         )
     store.upsert_source("dead", "http://dead.example/", "gulfoilandgas")
     for hour in range(2):  # a source that never worked
-        store.record_run(
-            "dead",
-            started_at=START + timedelta(hours=hour),
-            finished_at=START + timedelta(hours=hour, seconds=5),
-            ok=False,
-            pages_fetched=0,
-            new_articles=0,
-            new_ticker_items=0,
-            duplicates=0,
-            flags=0,
-            errors=1,
-            error="cannot connect",
-            error_kind="fetch",
-        )
+        record(store, START + timedelta(hours=hour), ok=False, kind="fetch", source="dead")
     before = store.source_status()
     stories = rows(db_path, "SELECT * FROM articles") + rows(db_path, "SELECT * FROM ticker_items")
     flags = rows(db_path, "SELECT * FROM flags")
