@@ -285,3 +285,26 @@ def test_a_cancelled_run_is_recorded_as_interrupted(
     assert query(store, "PRAGMA integrity_check") == [("ok",)]
     assert store.validators(portal.base_url + HOME) is None
     assert store.consecutive_failures("home") == 0
+
+
+def test_a_source_claims_only_the_stories_it_fetches_now(
+    tmp_path: Path, portal: ScriptedServer, store: Store
+) -> None:
+    """home may fetch one new story per run: the other stories it links to stay free for
+    middle-east, which lists three of them, to fetch in the same invocation."""
+    config = config_from_dict(
+        {
+            "settings": {"per_host_delay": 0, "timeout": "3s", "retries": 0},
+            "sources": [
+                {"name": "home", "url": portal.base_url + HOME, "max_new_pages": 1},
+                {
+                    "name": "middle-east",
+                    "url": portal.base_url + "/webpro1/main/newslist.asp?id=ME",
+                },
+            ],
+        },
+        tmp_path / "newswatch.toml",
+    )
+    fetch_all_once(config, store)
+    stored = {url.rsplit("=", 1)[-1] for (url,) in query(store, "SELECT url FROM articles")}
+    assert {"1405804", "1405809", "1405810", "1405812"} <= stored  # everything middle-east lists

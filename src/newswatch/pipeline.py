@@ -147,8 +147,8 @@ class SourceRun:
         self.max_depth = 1 if self.feed else MAX_FOLLOW_DEPTH
         self.report = SourceReport(source.name, started_at=_now())
         self._claimed = claimed if claimed is not None else set()
-        """Canonical URLs some source of this run already fetches: shared, so sources whose
-        listings overlap do not fetch the same article twice."""
+        """Canonical URLs some run has in hand (fetching now, or its source's own page):
+        shared, so sources whose listings overlap do not fetch the same article twice."""
         self._claims: set[str] = set()
         """The URLs this run added to `_claimed`, for release_claims()."""
         self._retrying: set[str] = set()
@@ -216,7 +216,8 @@ class SourceRun:
 
     async def _crawl(self) -> None:
         url = self.source.url
-        self._claimed.add(canonical_url(url))
+        self._claimed.add(canonical_url(url))  # no other source follows a link to it meanwhile
+        self._claims.add(canonical_url(url))
         reader = self._reader()
         known = self.store.validators(url)
         if known is not None and known.read_with != reader:
@@ -282,6 +283,8 @@ class SourceRun:
                 self._complete = False  # the rest waits for the next run
             if not batch:
                 return
+            self._claimed.update(batch)  # only what is fetched now: the rest stays free
+            self._claims.update(batch)  # for another source to take
             self.budget -= len(batch)
             self._total += len(batch)
             pages = await asyncio.gather(*(self._visit(url) for url in batch))
@@ -395,8 +398,6 @@ class SourceRun:
             key = canonical_url(url)
             if key not in self._claimed:
                 candidates[key] = None
-        self._claimed.update(candidates)
-        self._claims.update(candidates)
         known = self.store.known_article_urls(candidates)
         unknown = [url for url in candidates if url not in known]
         unavailable = self.store.unavailable_urls(unknown)
