@@ -323,7 +323,7 @@ def test_prune_deletes_old_log_records_and_keeps_the_stories(
     db = tmp_path / "newswatch-demo.db"
     with sqlite3.connect(db) as connection:  # a history from long ago
         connection.execute("UPDATE fetches SET fetched_at = '2020-01-01T00:00:00Z'")
-        connection.execute("UPDATE runs SET started_at = '2020-01-01T00:00:00Z'")
+        connection.execute("UPDATE runs SET started_at = '2020-01-0' || id || 'T00:00:00Z'")
         unused = connection.execute(
             "SELECT count(*) FROM fetches WHERE id NOT IN"
             " (SELECT fetch_id FROM articles WHERE fetch_id IS NOT NULL)"
@@ -337,7 +337,8 @@ def test_prune_deletes_old_log_records_and_keeps_the_stories(
     with sqlite3.connect(db) as connection:
         assert connection.execute("SELECT count(*) FROM articles").fetchone()[0] == stories
         assert connection.execute(
-            "SELECT count(*) FROM fetches WHERE id NOT IN (SELECT fetch_id FROM articles)"
+            "SELECT count(*) FROM fetches WHERE NOT EXISTS"
+            " (SELECT 1 FROM articles WHERE articles.fetch_id = fetches.id)"
         ).fetchone() == (0,)
         assert connection.execute("SELECT count(*) FROM runs").fetchone() == (1,)  # the latest
     again = run_cli("--db", str(db), "prune", "--older-than", "3650d")

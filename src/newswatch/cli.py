@@ -317,7 +317,7 @@ def _to_jsonable(value: Any) -> Any:
 
 def _read_page(app: App, target: str) -> tuple[str, str]:
     """The HTML and the URL of a page given as a file path or an http(s) URL."""
-    if target.startswith(("http://", "https://")):
+    if target.lower().startswith(("http://", "https://")):
 
         async def get() -> tuple[str, str]:
             settings = app.config.settings

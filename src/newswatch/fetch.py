@@ -317,17 +317,19 @@ class Fetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         attempt = 0
+        on_the_wire = 0.0  # every attempt's time, the waits before and between them left out
         while True:
             attempt += 1
             try:
                 result = await self._attempt(url, headers, accept)
             except _Retryable as failure:
+                on_the_wire += failure.elapsed
                 if attempt > self.policy.retries:
                     return FetchResult(
                         url,
                         url,
                         failure.status,
-                        elapsed=failure.elapsed,
+                        elapsed=on_the_wire,
                         error=f"{failure} (after {attempt} attempts)",
                         attempts=attempt,
                         transient=True,
@@ -339,11 +341,11 @@ class Fetcher:
                     url,
                     url,
                     failure.status,
-                    elapsed=failure.elapsed,
+                    elapsed=on_the_wire + failure.elapsed,
                     error=str(failure),
                     attempts=attempt,
                 )
-            return replace(result, attempts=attempt)
+            return replace(result, elapsed=on_the_wire + result.elapsed, attempts=attempt)
 
     def _backoff(self, attempt: int, server_wait: float | None) -> float:
         if server_wait is not None:

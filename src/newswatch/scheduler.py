@@ -28,6 +28,7 @@ import json
 import logging
 import random
 import signal
+import sqlite3
 import sys
 from collections.abc import Callable, Coroutine, Iterator, Mapping
 from contextlib import contextmanager
@@ -445,7 +446,7 @@ class Daemon:
                 extra={
                     "fields": {
                         "messages": report.messages_sent,
-                        "stories": report.flags_sent,
+                        "flags": report.flags_sent,
                         "resent": report.resent,
                         "failures": "; ".join(report.failures),
                     }
@@ -460,12 +461,15 @@ class Daemon:
         """Delete old request and run records, in a thread: the first prune of a large
         history takes a while, a batch per transaction, and sources keep running meanwhile."""
         keep = self._runtime.config.settings.keep_log
-        if self._stopping or keep is None:
+        task = asyncio.current_task()
+        if self._stopping or keep is None or task is None:
             return
+        self._background.add(task)  # a shutdown waits for the batch being deleted
+        task.add_done_callback(self._background.discard)
         cutoff = datetime.now(UTC) - timedelta(seconds=keep)
         try:
             result = await asyncio.to_thread(self._prune_blocking, cutoff)
-        except NewswatchError as exc:
+        except (NewswatchError, sqlite3.Error) as exc:  # a disk full, say: try again tomorrow
             log.error("old records not pruned", extra={"fields": {"error": str(exc)}})
             return
         log.info(

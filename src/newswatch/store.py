@@ -17,7 +17,8 @@ sources        one row per configured source.
 fetches        one row per HTTP request (a log: pruned after keep_log, see Store.prune_log,
     except the request that stored each article).
     id, source, url (as requested), status (HTTP status; NULL when no response),
-    bytes (size of the body), elapsed (seconds), error (NULL on success),
+    bytes (size of the body), elapsed (seconds spent on the request and its retries, the
+    politeness waits before and between them left out), error (NULL on success),
     warnings (JSON array of parser/fetch warnings; NULL when none), fetched_at.
 articles       one row per story, unique by canonical URL.
     id, url (canonical, see newswatch.dedup.canonical_url), fetched_url (as fetched),
@@ -504,7 +505,8 @@ WHERE flagged.flagged_at >= channel.watching_since
       AND sent.rule = flagged.rule AND sent.kind = flagged.kind AND sent.item_id = flagged.item_id)
   AND NOT EXISTS (
       SELECT 1 FROM alert_deliveries AS sent WHERE sent.channel_id = channel.id
-      AND sent.rule = flagged.rule AND sent.kind != flagged.kind
+      AND sent.rule = flagged.rule
+      AND sent.kind = CASE flagged.kind WHEN 'article' THEN 'ticker' ELSE 'article' END
       AND sent.item_id = CASE flagged.kind
           WHEN 'article' THEN (SELECT id FROM ticker_items WHERE url = flagged.url)
           ELSE (SELECT id FROM articles WHERE url = flagged.url) END)
@@ -806,6 +808,8 @@ SCHEMA_VERSION = len(MIGRATIONS)
 _FTS_SYNTAX = re.compile(
     r"\b(?:AND|OR|NOT|NEAR)\b|\w\*|\b(?:title|body)\s*:|\{\s*(?:title|body)[\s\w]*\}\s*:"
 )
+_FTS_QUERY_ERRORS = ("fts5:", "syntax error", "no such column", "unterminated", "unknown special")
+"""What SQLite says of a malformed MATCH query (other errors are not the query's fault)."""
 _QUOTED_OR_HYPHENATED = re.compile(r'"[^"]*"|(?<![\w"])(\w+(?:-\w+)+)(\*?)')
 
 
@@ -853,13 +857,17 @@ class Store:
             raise
 
     def _prepare(self) -> None:
-        version = self._user_version()
+        # One read, so another process creating the schema meanwhile is seen whole.
+        version, tables = self.db.execute(
+            "SELECT (SELECT user_version FROM pragma_user_version),"
+            " (SELECT group_concat(name, ', ') FROM (SELECT name FROM sqlite_master"
+            "  WHERE type = 'table' ORDER BY name LIMIT 5))"
+        ).fetchone()
         self._check_version(version)
-        if version == 0 and self.db.table_names():
+        if version == 0 and tables:
             raise NewswatchError(
-                f"{self.path}: not a newswatch database (it holds other tables:"
-                f" {', '.join(sorted(self.db.table_names())[:5])}); nothing was changed:"
-                " give another file with --db or [settings] database"
+                f"{self.path}: not a newswatch database (it holds other tables: {tables});"
+                " nothing was changed: give another file with --db or [settings] database"
             )
         self.db.enable_wal()
         # With WAL, NORMAL never corrupts the file; a power cut may lose the last commits,
@@ -1232,52 +1240,51 @@ class Store:
         that nobody reads. Kept whatever their age: the request that stored each article
         (articles.fetch_id) and, per source, its latest successful run and every run since
         (what `status` and the daemon's backoff read). Stories, ticker items, flags and
-        alerts are never pruned. Deletes go a batch per transaction, so a daemon writing
-        meanwhile waits milliseconds, not minutes; `keep_going` is asked between batches
-        (a stopping daemon ends the prune early; the next one finishes it).
+        alerts are never pruned. Candidates are read without the write lock; each batch is
+        deleted in a transaction of its own, so a daemon writing meanwhile waits
+        milliseconds, not minutes; `keep_going` is asked between batches (a stopping daemon
+        ends the prune early; the next one finishes it).
         """
         cutoff = utc_iso(older_than)
         fetches = self._prune_batches(
-            "SELECT id FROM fetches WHERE id > ? AND fetched_at < ? AND NOT EXISTS"
-            " (SELECT 1 FROM articles WHERE articles.fetch_id = fetches.id) ORDER BY id LIMIT ?",
-            "fetches",
+            "SELECT id FROM fetches WHERE id > ? AND fetched_at < ? ORDER BY id LIMIT ?",
+            "DELETE FROM fetches WHERE id IN (SELECT value FROM json_each(?)) AND NOT EXISTS"
+            " (SELECT 1 FROM articles WHERE articles.fetch_id = fetches.id)",
             cutoff,
             keep_going,
         )
-        latest_ok: dict[str, int] = dict(
-            self.db.execute("SELECT source, max(id) FROM runs WHERE ok = 1 GROUP BY source")
+        latest_good: dict[str, str] = dict(
+            self.db.execute("SELECT source, max(started_at) FROM runs WHERE ok = 1 GROUP BY source")
         )
         runs = self._prune_batches(
-            "SELECT id, source FROM runs WHERE id > ? AND started_at < ? ORDER BY id LIMIT ?",
-            "runs",
+            "SELECT id, source, started_at FROM runs WHERE id > ? AND started_at < ?"
+            " ORDER BY id LIMIT ?",
+            "DELETE FROM runs WHERE id IN (SELECT value FROM json_each(?))",
             cutoff,
             keep_going,
-            keep=lambda run_id, source: run_id >= latest_ok.get(source, run_id),
+            doomed=lambda _id, source, started_at: started_at < latest_good.get(source, ""),
         )
         return PruneResult(fetches=fetches, runs=runs)
 
     def _prune_batches(
         self,
         select: str,
-        table: str,
+        delete: str,
         cutoff: str,
         keep_going: Callable[[], bool],
-        keep: Callable[..., bool] | None = None,
+        doomed: Callable[..., bool] = lambda *_row: True,
     ) -> int:
-        """Delete, a batch per transaction, the rows `select` picks (ids first, in order, after
-        a given id) and `keep` does not claim."""
+        """Read candidates a batch at a time (`select`: ids first, in order, after a given id),
+        and `delete` those `doomed` says may go, a transaction per batch."""
         deleted = after = 0
         while keep_going():
-            with self._transaction():
-                rows = self.db.execute(select, [after, cutoff, PRUNE_BATCH]).fetchall()
-                if not rows:
-                    return deleted
-                doomed = [row[0] for row in rows if keep is None or not keep(*row)]
-                self.db.execute(
-                    f"DELETE FROM {table} WHERE id IN (SELECT value FROM json_each(?))",
-                    [json.dumps(doomed)],
-                )
-            deleted += len(doomed)
+            rows = self.db.execute(select, [after, cutoff, PRUNE_BATCH]).fetchall()
+            if not rows:
+                break
+            ids = [row[0] for row in rows if doomed(*row)]
+            if ids:
+                with self._transaction():
+                    deleted += self.db.execute(delete, [json.dumps(ids)]).rowcount
             after = rows[-1][0]
         return deleted
 
@@ -1600,8 +1607,8 @@ class Store:
                 )
             )
         except sqlite3.OperationalError as error:
-            if "locked" in str(error) or "busy" in str(error):
-                raise NewswatchError(f"{self.path}: cannot search now: {error}") from error
+            if not any(sign in str(error) for sign in _FTS_QUERY_ERRORS):
+                raise NewswatchError(f"{self.path}: cannot search: {error}") from error
             hint = " (put words in double quotes to search for them literally)"
             raise QueryError(
                 f"bad search query {query!r}: {error}{hint if uses_fts_syntax else ''}"
