@@ -308,3 +308,15 @@ def test_a_source_claims_only_the_stories_it_fetches_now(
     fetch_all_once(config, store)
     stored = {url.rsplit("=", 1)[-1] for (url,) in query(store, "SELECT url FROM articles")}
     assert {"1405804", "1405809", "1405810", "1405812"} <= stored  # everything middle-east lists
+
+
+def test_a_page_robots_txt_keeps_us_from_is_not_counted_as_fetched(
+    tmp_path: Path, server: ScriptedServer, store: Store
+) -> None:
+    robots = b"User-agent: *\nDisallow: /\n"
+    server.add("/robots.txt", Route(body=robots, headers={"Content-Type": "text/plain"}))
+    config = make_config(tmp_path, server.base_url, robots=True)
+    report = run_once(config, store)
+    assert not report.ok and "robots.txt" in (report.failure or "")
+    assert (report.pages_fetched, report.requests) == (0, 0)
+    assert server.hits(HOME) == 0

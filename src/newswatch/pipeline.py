@@ -299,7 +299,7 @@ class SourceRun:
     def _take(self, result: FetchResult, *, followed: bool) -> Page | None:
         """Record one fetch, parse and store its page; None when there is nothing to parse."""
         report = self.report
-        report.pages_fetched += 1
+        report.pages_fetched += result.attempts > 0  # not a page robots.txt kept us from
         report.requests += result.attempts
         report.bytes_fetched += len(result.content)
         page: Page | None = None
