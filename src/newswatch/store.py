@@ -1246,12 +1246,15 @@ class Store:
         ends the prune early; the next one finishes it).
         """
         cutoff = utc_iso(older_than)
+        stored_nothing = "NOT EXISTS (SELECT 1 FROM articles WHERE articles.fetch_id = fetches.id)"
         fetches = self._prune_batches(
-            "SELECT id FROM fetches WHERE id > ? AND fetched_at < ? ORDER BY id LIMIT ?",
-            "DELETE FROM fetches WHERE id IN (SELECT value FROM json_each(?)) AND NOT EXISTS"
-            " (SELECT 1 FROM articles WHERE articles.fetch_id = fetches.id)",
+            "SELECT id, " + stored_nothing + " FROM fetches WHERE id > ? AND fetched_at < ?"
+            " ORDER BY id LIMIT ?",
+            "DELETE FROM fetches WHERE id IN (SELECT value FROM json_each(?)) AND "
+            + stored_nothing,  # asked again under the lock: the read above was without it
             cutoff,
             keep_going,
+            doomed=lambda _id, unreferenced: bool(unreferenced),
         )
         latest_good: dict[str, str] = dict(
             self.db.execute("SELECT source, max(started_at) FROM runs WHERE ok = 1 GROUP BY source")
@@ -1272,7 +1275,7 @@ class Store:
         delete: str,
         cutoff: str,
         keep_going: Callable[[], bool],
-        doomed: Callable[..., bool] = lambda *_row: True,
+        doomed: Callable[..., bool],
     ) -> int:
         """Read candidates a batch at a time (`select`: ids first, in order, after a given id),
         and `delete` those `doomed` says may go, a transaction per batch."""
