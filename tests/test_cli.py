@@ -315,6 +315,29 @@ def test_status_of_a_run_that_found_the_listing_unchanged(
     assert "usually" not in status.stdout and "0 items found" not in status.stdout
 
 
+def test_status_lists_sources_in_the_order_of_the_configuration(
+    tmp_path: Path, server: ScriptedServer, run_cli: CliRunner
+) -> None:
+    server.serve_folder(FIXTURES / "portal")
+    main = f"{server.base_url}/webpro1/main"
+    config = tmp_path / "portal.toml"
+    config.write_text(
+        '[settings]\ndatabase = "portal.db"\nper_host_delay = 0\nretries = 0\n'
+        f'[[sources]]\nname = "zeta"\nurl = "{main}/newshome.asp"\n'
+        f'[[sources]]\nname = "alpha"\nurl = "{main}/newslist.asp?id=ME"\n',
+        encoding="utf-8",
+    )
+    assert run_cli("--config", str(config), "fetch").returncode == 0
+
+    def names(*options: str) -> list[str]:
+        status = run_cli(*options, "status", "--json")
+        assert status.returncode == 0, status.stderr
+        return [row["name"] for row in json.loads(status.stdout)]
+
+    assert names("--config", str(config)) == ["zeta", "alpha"]
+    assert names("--db", str(tmp_path / "portal.db")) == ["alpha", "zeta"]  # no configuration
+
+
 def test_prune_deletes_old_log_records_and_keeps_the_stories(
     run_cli: CliRunner, tmp_path: Path
 ) -> None:

@@ -620,6 +620,9 @@ def status(app: App, as_json: bool) -> None:
     with app.store(must_exist=True) as store:
         rows = store.source_status()
         channels = store.alert_status()
+    if app.db_path is None:  # the configuration's database: list its sources in its order
+        order = {source.name: index for index, source in enumerate(app.config.sources)}
+        rows.sort(key=lambda row: order.get(row["name"], len(order)))
     if as_json:
         _print_json_rows(rows)
         return
