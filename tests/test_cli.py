@@ -68,6 +68,7 @@ def test_parse_json(run_cli: CliRunner) -> None:
 def test_parse_errors(run_cli: CliRunner, tmp_path: Path) -> None:
     assert_clean_failure(run_cli("parse", "no-such-file.html"), 1, "no-such-file.html")
     assert_clean_failure(run_cli("parse", "ftp://example.org/a"), 1, "only http:// and https://")
+    assert_clean_failure(run_cli("parse", "http://127.0.0.1:99999/x"), 1, "port")
     assert_clean_failure(
         run_cli("parse", str(SEED_PAGE), "--profile", "nope"), 2, "nope", "gulfoilandgas"
     )
@@ -99,9 +100,16 @@ def test_rules_test_plain_and_json(run_cli: CliRunner) -> None:
     assert "solid-state-battery" in records[1]["explanations"]
 
 
-def test_reading_commands_without_a_database(run_cli: CliRunner) -> None:
+def test_reading_commands_without_a_database(run_cli: CliRunner, tmp_path: Path) -> None:
     for command in ("flagged", "status"):
         assert_clean_failure(run_cli("--db", "absent.db", command), 1, "absent.db", "no database")
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as connection:
+        connection.execute("CREATE TABLE inventory (item TEXT)")
+    for command in ("flagged", "fetch", "run"):  # a usage error: a service must not restart
+        result = run_cli("--db", str(other), command)
+        assert_clean_failure(result, 2, "other.db: not a newswatch database")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["other.db"]  # no lock file
 
 
 def test_configuration_errors_exit_2(run_cli: CliRunner, tmp_path: Path) -> None:
@@ -165,6 +173,8 @@ def test_demo_then_read_the_database(run_cli: CliRunner, tmp_path: Path) -> None
     assert "--all" in broad.stderr
     malformed = run_cli("--db", str(db), "search", "battery AND NOT hydrogen")
     assert_clean_failure(malformed, 2, "bad search query 'battery AND NOT hydrogen'")
+    near = run_cli("--db", str(db), "search", "NEAR(solid battery, x)")
+    assert_clean_failure(near, 2, "bad search query")
     assert_clean_failure(run_cli("--db", str(db), "search", " "), 2, "empty search query")
     ranked = run_cli("--db", str(db), "search", "the", "--max-ranked", "3", "--all", "--json")
     assert len(json.loads(ranked.stdout)) == 8 and not ranked.stderr
@@ -364,6 +374,9 @@ def test_prune_deletes_old_log_records_and_keeps_the_stories(
             " (SELECT 1 FROM articles WHERE articles.fetch_id = fetches.id)"
         ).fetchone() == (0,)
         assert connection.execute("SELECT count(*) FROM runs").fetchone() == (1,)  # the latest
+    assert_clean_failure(
+        run_cli("--db", str(db), "prune", "--older-than", "1000000d"), 2, "100 years"
+    )
     again = run_cli("--db", str(db), "prune", "--older-than", "3650d")
     assert "pruned 0 request records and 0 run records" in again.stdout
 

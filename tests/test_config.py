@@ -75,6 +75,9 @@ def test_rules_path_relative_to_config(tmp_path: Path) -> None:
         ("[[sources]]\nname = 'a'\nurl = 'not a url'\n", "sources[0].url", "http"),
         ("[[sources]]\nname = 'a'\nurl = 'http://x.org:99999/'\n", "sources[0].url", "port"),
         ("[[sources]]\nname = 'a'\nurl = 'http://x.org:abc/'\n", "sources[0].url", "port"),
+        ("[[sources]]\nname = 'a'\nurl = 'http://x.org:0/'\n", "sources[0].url", "port"),
+        ("[[sources]]\nname = 'a'\nurl = 'http://[::1/x'\n", "sources[0].url", "[::1/x"),
+        ("[settings]\nkeep_log = inf\n", "settings.keep_log", "100 years"),
         (
             "[[sources]]\nname = 'a'\nurl = 'http://x.org/'\nallow_hosts = ['http://y.org/']\n",
             "sources[0].allow_hosts",
@@ -161,13 +164,29 @@ def test_missing_file(tmp_path: Path) -> None:
         ("1d", 86400.0),
         ("250ms", 0.25),
         (" 2H ", 7200.0),
+        ("30", 30.0),
     ],
 )
 def test_durations(value: object, seconds: float) -> None:
     assert parse_duration(value) == seconds
 
 
-@pytest.mark.parametrize("value", ["", "fast", "10 minutes", "1h and 5m", True, None, "-5s"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "fast",
+        "10 minutes",
+        "1h and 5m",
+        True,
+        None,
+        "-5s",
+        float("inf"),
+        float("nan"),
+        1e308,
+        "1000000d",
+    ],
+)
 def test_bad_durations(value: object) -> None:
     with pytest.raises(ValueError):
         parse_duration(value)

@@ -709,6 +709,7 @@ def test_prune_log_deletes_old_requests_and_runs_but_not_what_is_still_read(
     store: Store, db_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("newswatch.store.PRUNE_BATCH", 3)  # several batches
+    monkeypatch.setattr("newswatch.store.KEPT_FAILURES", 2)
     fetch_ids = [
         store.record_fetch(source="gog", url=f"{GOG}?id={n}", status=200, size=1, elapsed=0.1)
         for n in range(1, 8)
@@ -720,7 +721,7 @@ def test_prune_log_deletes_old_requests_and_runs_but_not_what_is_still_read(
             store, START + timedelta(hours=hour), ok=hour < 3, kind=None if hour < 3 else "fetch"
         )
     store.upsert_source("dead", "http://dead.example/", "gulfoilandgas")
-    for hour in range(2):  # a source that never worked
+    for hour in range(3):  # a source that never worked: its last two runs are kept
         record(store, START + timedelta(hours=hour), ok=False, kind="fetch", source="dead")
     before = store.source_status()
     stories = rows(db_path, "SELECT * FROM articles") + rows(db_path, "SELECT * FROM ticker_items")
@@ -730,15 +731,17 @@ def test_prune_log_deletes_old_requests_and_runs_but_not_what_is_still_read(
 
     result = store.prune_log(clock.now - timedelta(days=90))
 
-    assert (result.fetches, result.runs) == (6, 2)
+    assert (result.fetches, result.runs) == (6, 3)
     assert rows(db_path, "SELECT id FROM fetches") == [(fetch_ids[3],), (recent,)]
     hours = [
         (source, (datetime.fromisoformat(str(at)) - START).seconds // 3600)
         for source, at in rows(db_path, "SELECT source, started_at FROM runs ORDER BY id")
     ]
     # the latest good run and the failures since: what health and backoff read
-    assert hours == [("gog", 2), ("gog", 3), ("gog", 4), ("dead", 0), ("dead", 1)]
-    assert store.source_status() == before
+    assert hours == [("gog", 2), ("gog", 3), ("gog", 4), ("dead", 1), ("dead", 2)]
+    after = store.source_status()
+    assert after[1] == before[1]  # gog: just as before
+    assert after[0]["health"] == "failing" and after[0]["consecutive_failures"] == 2  # dead
     assert rows(db_path, "SELECT * FROM articles") + rows(
         db_path, "SELECT * FROM ticker_items"
     ) == (stories)

@@ -27,7 +27,14 @@ from rich.table import Table
 from rich.text import Text
 
 from newswatch import __version__
-from newswatch.config import Config, Source, config_from_dict, load_config, parse_retention
+from newswatch.config import (
+    Config,
+    Source,
+    check_http_url,
+    config_from_dict,
+    load_config,
+    parse_retention,
+)
 from newswatch.errors import ConfigError, NewswatchError, QueryError
 from newswatch.export import FORMATS, ExportFormat, write_rows
 from newswatch.feedout import default_feed_id, feed_title, write_atom
@@ -318,6 +325,10 @@ def _to_jsonable(value: Any) -> Any:
 def _read_page(app: App, target: str) -> tuple[str, str]:
     """The HTML and the URL of a page given as a file path or an http(s) URL."""
     if target.lower().startswith(("http://", "https://")):
+        try:
+            check_http_url(target)
+        except ValueError as exc:
+            raise NewswatchError(str(exc)) from None
 
         async def get() -> tuple[str, str]:
             settings = app.config.settings

@@ -8,6 +8,7 @@ so a user can fix the file without reading code.
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 import tomllib
 from importlib import resources
@@ -39,13 +40,18 @@ PROJECT_URL = "https://github.com/newswatch-project/newswatch"
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|d|h|m|s)")
 _DURATION_UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+_PLAIN_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+MAX_DURATION_SECONDS = 100 * 365 * 86400.0
+"""Longer is a mistake (and beyond what dates can hold once added to now)."""
 
 
 def parse_duration(value: object) -> float:
     """Seconds from a number or a string such as "30m", "1h30m", "90s", "250ms"."""
     if isinstance(value, bool):
         raise ValueError('expected a duration such as 30, "90s", "30m", "1h30m"')
-    if isinstance(value, int | float):
+    if isinstance(value, int | float) or (
+        isinstance(value, str) and _PLAIN_NUMBER.fullmatch(value.strip())
+    ):
         seconds = float(value)
     elif isinstance(value, str):
         text = value.strip().lower().replace(" ", "")
@@ -55,6 +61,8 @@ def parse_duration(value: object) -> float:
         seconds = sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
     else:
         raise ValueError('expected a duration such as 30, "90s", "30m", "1h30m"')
+    if not math.isfinite(seconds) or seconds > MAX_DURATION_SECONDS:
+        raise ValueError(f"expected a duration of at most 100 years, got {value!r}")
     if seconds < 0:
         raise ValueError("a duration cannot be negative")
     return seconds
@@ -69,24 +77,30 @@ def parse_retention(value: object) -> float | None:
         return None
     try:
         seconds = parse_duration(value)
-    except ValueError:
-        raise ValueError('expected a duration such as "90d", or "forever"') from None
+    except ValueError as exc:
+        raise ValueError(f'expected a duration such as "90d", or "forever": {exc}') from None
     if seconds <= 0:
-        raise ValueError('expected a duration such as "90d", or "forever"')
+        raise ValueError(f'expected a duration such as "90d", or "forever", got {value!r}')
     return seconds
 
 
 Retention = Annotated[float | None, BeforeValidator(parse_retention)]
 
 
-def _check_http_url(url: str) -> str:
-    parts = urlsplit(url)
+def check_http_url(url: str) -> str:
+    """The URL, if it is an http(s) URL with a host and a usable port; else ValueError."""
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. an unclosed [ of an IPv6 address
+        raise ValueError(f"not a valid URL ({exc}): {url!r}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"expected an http:// or https:// URL with a host, got {url!r}")
     try:
-        parts.port  # noqa: B018 (reading it checks it: a number from 0 to 65535)
+        port = parts.port  # reading it checks it is a number from 0 to 65535
     except ValueError:
-        raise ValueError(f"the port is not a number from 0 to 65535 in {url!r}") from None
+        port = 0
+    if port == 0:
+        raise ValueError(f"the port is not a number from 1 to 65535 in {url!r}")
     return url
 
 
@@ -146,7 +160,7 @@ class Source(_Strict):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        return _check_http_url(value)
+        return check_http_url(value)
 
     @field_validator("article_profile")
     @classmethod

@@ -97,6 +97,7 @@ def run_daemon(
     if not config.sources:
         raise ConfigError(config.path, "sources", "no sources configured")
     database = database or config.settings.database
+    Store(database).close()  # a file that is not ours is refused before a lock is put by it
     with _only_daemon_on(database):
         runtime = _Runtime.build(config, previous=None)
         daemon = Daemon(load_config, runtime, database=database)

@@ -141,7 +141,7 @@ from newswatch.dedup import (
     resemblance,
     shingles,
 )
-from newswatch.errors import NewswatchError, QueryError
+from newswatch.errors import ConfigError, NewswatchError, QueryError
 from newswatch.models import Article, Page, TickerItem
 
 log = logging.getLogger(__name__)
@@ -161,6 +161,9 @@ MAX_RANKED_MATCHES = 10_000
 """A search matching more articles than this lists the most recently stored first, not the best:
 ranking reads every match, which for a common word among a million articles takes most of a
 second, and a query that broad is a query for the latest news."""
+KEPT_FAILURES = 20
+"""Runs kept by prune_log of a source that never worked: enough for `status` to say it
+fails, and for its backoff to stay at its cap (a day) once there."""
 PRUNE_BATCH = 2000
 """Old log records deleted per transaction by Store.prune_log."""
 STORY_CANDIDATES = 50
@@ -808,8 +811,9 @@ SCHEMA_VERSION = len(MIGRATIONS)
 _FTS_SYNTAX = re.compile(
     r"\b(?:AND|OR|NOT|NEAR)\b|\w\*|\b(?:title|body)\s*:|\{\s*(?:title|body)[\s\w]*\}\s*:"
 )
-_FTS_QUERY_ERRORS = ("fts5:", "syntax error", "no such column", "unterminated", "unknown special")
-"""What SQLite says of a malformed MATCH query (other errors are not the query's fault)."""
+_DATABASE_TROUBLE = ("locked", "busy", "disk", "I/O", "malformed", "readonly", "no such table")
+"""What SQLite says when a search fails for the database's sake; anything else it says about
+a MATCH is about the query (FTS5 has many ways of saying so)."""
 _QUOTED_OR_HYPHENATED = re.compile(r'"[^"]*"|(?<![\w"])(\w+(?:-\w+)+)(\*?)')
 
 
@@ -865,9 +869,11 @@ class Store:
         ).fetchone()
         self._check_version(version)
         if version == 0 and tables:
-            raise NewswatchError(
-                f"{self.path}: not a newswatch database (it holds other tables: {tables});"
-                " nothing was changed: give another file with --db or [settings] database"
+            raise ConfigError(  # a usage error: exit status 2, and no service restarts
+                self.path,
+                None,
+                f"not a newswatch database (it holds other tables: {tables}); nothing was"
+                " changed: give another file with --db or [settings] database",
             )
         self.db.enable_wal()
         # With WAL, NORMAL never corrupts the file; a power cut may lose the last commits,
@@ -1239,7 +1245,8 @@ class Store:
         They are a log: a year of half-hourly runs over a hundred sources is millions of rows
         that nobody reads. Kept whatever their age: the request that stored each article
         (articles.fetch_id) and, per source, its latest successful run and every run since
-        (what `status` and the daemon's backoff read). Stories, ticker items, flags and
+        (what `status` and the daemon's backoff read; a source that never worked keeps its
+        last KEPT_FAILURES runs). Stories, ticker items, flags and
         alerts are never pruned. Candidates are read without the write lock; each batch is
         deleted in a transaction of its own, so a daemon writing meanwhile waits
         milliseconds, not minutes; `keep_going` is asked between batches (a stopping daemon
@@ -1259,13 +1266,30 @@ class Store:
         latest_good: dict[str, str] = dict(
             self.db.execute("SELECT source, max(started_at) FROM runs WHERE ok = 1 GROUP BY source")
         )
+        never_good = {
+            row[0]
+            for row in self.db.execute("SELECT DISTINCT source FROM runs")
+            if row[0] not in latest_good
+        }
+        last_failures = {
+            row[0]
+            for source in never_good
+            for row in self.db.execute(
+                "SELECT id FROM runs WHERE source = ? ORDER BY started_at DESC, id DESC LIMIT ?",
+                [source, KEPT_FAILURES],
+            )
+        }
         runs = self._prune_batches(
             "SELECT id, source, started_at FROM runs WHERE id > ? AND started_at < ?"
             " ORDER BY id LIMIT ?",
             "DELETE FROM runs WHERE id IN (SELECT value FROM json_each(?))",
             cutoff,
             keep_going,
-            doomed=lambda _id, source, started_at: started_at < latest_good.get(source, ""),
+            doomed=lambda run_id, source, started_at: (
+                started_at < latest_good[source]
+                if source in latest_good
+                else run_id not in last_failures
+            ),
         )
         return PruneResult(fetches=fetches, runs=runs)
 
@@ -1610,7 +1634,7 @@ class Store:
                 )
             )
         except sqlite3.OperationalError as error:
-            if not any(sign in str(error) for sign in _FTS_QUERY_ERRORS):
+            if any(sign in str(error) for sign in _DATABASE_TROUBLE):
                 raise NewswatchError(f"{self.path}: cannot search: {error}") from error
             hint = " (put words in double quotes to search for them literally)"
             raise QueryError(
@@ -1674,6 +1698,7 @@ class Store:
                 judged_run,
                 next_run_at=source[2],
                 ever_fetched=last_run is not None
+                or any(counts)  # stored things, though its requests were pruned since
                 or self.db.execute(
                     "SELECT 1 FROM fetches WHERE source = ? LIMIT 1", [name]
                 ).fetchone()
