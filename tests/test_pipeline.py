@@ -320,3 +320,32 @@ def test_a_page_robots_txt_keeps_us_from_is_not_counted_as_fetched(
     assert not report.ok and "robots.txt" in (report.failure or "")
     assert (report.pages_fetched, report.requests) == (0, 0)
     assert server.hits(HOME) == 0
+
+
+def test_a_link_that_redirects_to_a_stored_article_is_not_fetched_again(
+    tmp_path: Path, portal: ScriptedServer, store: Store
+) -> None:
+    listing = (
+        b'<html><body><div class="newsblock"><a class="newslinkgog" href="/old/mainnews.asp?id=77">'
+        b'<b>Ras Laffan Expansion</b></a><span class="lblues">Qatar &gt;&gt; 3/28/2025</span>'
+        b"</div></body></html>"
+    )
+    portal.add("/list.asp", Route(body=listing, headers={"Content-Type": "text/html"}))
+    portal.add(
+        "/old/mainnews.asp?id=77", Route(status=301, headers={"Location": ARTICLE + "1405801"})
+    )
+    config = config_from_dict(
+        {
+            "settings": {"per_host_delay": 0, "timeout": "3s", "retries": 0},
+            "sources": [{"name": "short-links", "url": portal.base_url + "/list.asp"}],
+        },
+        tmp_path / "newswatch.toml",
+    )
+    first = run_once(config, store)
+    second = run_once(config, store)
+    assert first.ok and second.ok
+    assert portal.hits("/old/mainnews.asp?id=77") == 1  # known since it led to 1405801
+    assert portal.hits(ARTICLE + "1405801") == 1
+    assert query(store, "SELECT url FROM article_aliases") == [
+        (portal.base_url + "/old/mainnews.asp?id=77",)
+    ]

@@ -323,7 +323,11 @@ class SourceRun:
             if page is not None:
                 report.add(
                     self.store.save_page(
-                        self.source.name, page, fetch_id=fetch_id, matcher=self.matcher
+                        self.source.name,
+                        page,
+                        fetch_id=fetch_id,
+                        matcher=self.matcher,
+                        requested_url=result.url,
                     )
                 )
             for entry in entries:  # stored under their own URL; fetched_url is the feed's

@@ -85,6 +85,9 @@ article_lsh    the MinHash LSH band keys of each original article long enough to
     article was first seen, so that storing touches only this week's part of the index
     however long the history (see STORY_WEEKS).
     week (whole weeks since 1970-01-01), key, article_id.
+article_aliases  canonical URLs of links that redirected to a stored article (http to https, a
+    tracking hop, a moved page), so they count as known and are not fetched again.
+    url (primary key), article_id.
 source_counts  per source, what `newswatch status` shows, kept up to date by triggers:
     source (primary key), articles (originals), duplicates, ticker_items (first seen by the
     source), flags (on the source's articles and ticker items, as in `flagged`).
@@ -639,6 +642,16 @@ CREATE INDEX articles_by_fetch ON articles(fetch_id);
 this index tells which."""
 
 
+_SCHEMA_V9 = """
+CREATE TABLE article_aliases (
+    url TEXT PRIMARY KEY,
+    article_id INTEGER NOT NULL REFERENCES articles(id)
+) WITHOUT ROWID;
+"""
+"""Links that redirected to a stored article (http to https, a tracking hop, a moved page):
+known from then on, so they are not fetched again every run."""
+
+
 def _migrate_to_v6(db: sqlite_utils.Database) -> None:
     """LSH keys computed again and filed by week. Signatures are now taken with
     datasketch's 64-bit affine permutations (35 times faster than the former pure-Python
@@ -803,6 +816,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _migrate_to_v6,
     _run_script(_SCHEMA_V7),
     _run_script(_SCHEMA_V8),
+    _run_script(_SCHEMA_V9),
 )
 """MIGRATIONS[n] upgrades a database from user_version n to n + 1. Append only."""
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -1028,9 +1042,18 @@ class Store:
             return self._insert("fetches", record)
 
     def save_page(
-        self, source: str, page: Page, *, fetch_id: int | None, matcher: Matcher
+        self,
+        source: str,
+        page: Page,
+        *,
+        fetch_id: int | None,
+        matcher: Matcher,
+        requested_url: str | None = None,
     ) -> SaveResult:
         """Store a parsed page's article and ticker items and flag the new ones, atomically.
+
+        `requested_url`: the link that was followed, when a redirect led elsewhere; it is
+        kept as an alias of the article, so the link counts as known from then on.
 
         Raises ValueError if the page has an article but neither its URL nor the page's
         is an http(s) URL. Ticker items whose URL is not http(s) are skipped: they
@@ -1041,6 +1064,8 @@ class Store:
         with self._transaction():
             if page.article is not None:
                 saved = self._save_article(source, page, page.article, fetch_id, matcher, now)
+                if saved.article_id is not None and is_followable(requested_url or ""):
+                    self._remember_alias(canonical_url(str(requested_url)), saved.article_id)
             new_flags = saved.new_flags
             new_items = seen_items = 0
             for item in _distinct_followable(page.ticker):
@@ -1058,6 +1083,13 @@ class Store:
             seen_ticker_items=seen_items,
             new_flags=new_flags,
             story_of=saved.story_of,
+        )
+
+    def _remember_alias(self, url: str, article_id: int) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO article_aliases (url, article_id)"
+            " SELECT ?, ? WHERE NOT EXISTS (SELECT 1 FROM articles WHERE url = ?)",
+            [url, article_id, url],
         )
 
     def _save_article(
@@ -1547,7 +1579,8 @@ class Store:
         return failures
 
     def known_article_urls(self, urls: Iterable[str]) -> set[str]:
-        """Those of `urls` whose canonical form is already stored (as original or duplicate)."""
+        """Those of `urls` whose canonical form is already stored (as original or duplicate,
+        or as a link that redirected to a stored article)."""
         by_canonical: dict[str, list[str]] = {}
         for url in urls:
             if is_followable(url):
@@ -1558,7 +1591,9 @@ class Store:
             chunk = canonical[start : start + _BATCH_SIZE]
             placeholders = ", ".join("?" * len(chunk))
             for (url,) in self.db.execute(
-                f"SELECT url FROM articles WHERE url IN ({placeholders})", chunk
+                f"SELECT url FROM articles WHERE url IN ({placeholders})"
+                f" UNION SELECT url FROM article_aliases WHERE url IN ({placeholders})",
+                chunk + chunk,
             ):
                 known.update(by_canonical[url])
         return known
