@@ -138,8 +138,15 @@ def store(tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
         yield opened
 
 
-def save_story(store: Store, number: int, *, about: str = "all-solid-state batteries") -> None:
-    """Store one article page; it is flagged when `about` mentions solid-state batteries."""
+def save_story(
+    store: Store,
+    number: int,
+    *,
+    about: str = "all-solid-state batteries",
+    requested_url: str | None = None,
+) -> None:
+    """Store one article page; it is flagged when `about` mentions solid-state batteries.
+    `requested_url`: the link followed, when it redirected to the page."""
     title = f"Story {number}: Toyota and Idemitsu bet on {about}"
     body = (
         f"Story {number}. Toyota and Idemitsu said on Monday they will mass-produce {about}"
@@ -148,7 +155,13 @@ def save_story(store: Store, number: int, *, about: str = "all-solid-state batte
     )
     url = f"{GOG}?id={1000 + number}"
     article = Article(url=url, title=title, published=date(2025, 1, 5), location="Asia", body=body)
-    store.save_page("gog", Page(url=url, article=article), fetch_id=None, matcher=RULES.match)
+    store.save_page(
+        "gog",
+        Page(url=url, article=article),
+        fetch_id=None,
+        matcher=RULES.match,
+        requested_url=requested_url,
+    )
 
 
 def flag_count(store: Store) -> int:
@@ -480,6 +493,28 @@ def test_a_teaser_and_its_article_are_one_story_in_one_message(
     assert message.title == f"newswatch: 1 new story ({RULE})"
     assert stories_in([message]) == [f"{GOG}?id=1001"]
     assert message.message.startswith("Story 1: Toyota and Idemitsu")  # the article, not the teaser
+
+
+@pytest.mark.parametrize("same_run", [True, False])
+def test_a_teaser_whose_link_redirects_to_the_article_is_the_same_story(
+    store: Store, receiver: Receiver, same_run: bool
+) -> None:
+    target = hook(receiver)
+    register_targets(store, [target])
+    short_link = f"{GOG}?id=5001"  # answered by a redirect to story 1's page
+    teaser = TickerItem(url=short_link, text="Asia >> Solid-state battery deal")
+    store.save_page(
+        "gog", Page(url=f"{GOG}?home", ticker=[teaser]), fetch_id=None, matcher=RULES.match
+    )
+    if not same_run:
+        assert deliver_pending(store, [target]).messages_sent == 1
+    save_story(store, 1, requested_url=short_link)
+
+    deliver_pending(store, [target])
+
+    assert len(receiver.received) == 1  # one story, one alert
+    [story] = store.flagged_stories()
+    assert story["url"] == f"{GOG}?id=1001" and story["rules"] == [RULE]
 
 
 @pytest.mark.parametrize("teaser_first", [True, False])

@@ -261,11 +261,12 @@ def render_message(
     """Title and plain-text body listing flagged stories (rows of the `flagged` view).
 
     A story flagged by several rules, or as both a ticker teaser and the article it links to
-    (they share the canonical URL), is listed once, as the article when there is one.
+    (story_url, when the rows carry it, else the URL they share), is listed once, as the
+    article when there is one.
     """
     stories: dict[str, list[Mapping[str, Any]]] = {}
     for row in rows:
-        stories.setdefault(row["url"], []).append(row)
+        stories.setdefault(row.get("story_url") or row["url"], []).append(row)
     count = len(stories)
     noun = "story" if count == 1 else "stories"
     about = target.rule or ", ".join(dict.fromkeys(row["rule"] for row in rows))

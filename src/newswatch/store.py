@@ -503,7 +503,12 @@ CREATE TABLE alert_deliveries (
 """
 
 _OWED_FLAGS = """
-SELECT flagged.* FROM flagged JOIN alert_channels AS channel ON channel.id = :channel
+SELECT flagged.*, CASE flagged.kind WHEN 'ticker' THEN coalesce(
+           (SELECT articles.url FROM article_aliases JOIN articles
+            ON articles.id = article_aliases.article_id WHERE article_aliases.url = flagged.url),
+           flagged.url)
+       ELSE flagged.url END AS story_url
+FROM flagged JOIN alert_channels AS channel ON channel.id = :channel
 WHERE flagged.flagged_at >= channel.watching_since
   AND (channel.rule IS NULL OR flagged.rule = channel.rule)
   AND NOT EXISTS (
@@ -513,14 +518,24 @@ WHERE flagged.flagged_at >= channel.watching_since
       SELECT 1 FROM alert_deliveries AS sent WHERE sent.channel_id = channel.id
       AND sent.rule = flagged.rule
       AND sent.kind = CASE flagged.kind WHEN 'article' THEN 'ticker' ELSE 'article' END
-      AND sent.item_id = CASE flagged.kind
-          WHEN 'article' THEN (SELECT id FROM ticker_items WHERE url = flagged.url)
-          ELSE (SELECT id FROM articles WHERE url = flagged.url) END)
+      AND sent.item_id IN (
+          SELECT id FROM ticker_items
+          WHERE flagged.kind = 'article' AND ticker_items.url = flagged.url
+          UNION ALL
+          SELECT ticker_items.id FROM article_aliases JOIN ticker_items
+              ON ticker_items.url = article_aliases.url
+          WHERE flagged.kind = 'article' AND article_aliases.article_id = flagged.item_id
+          UNION ALL
+          SELECT coalesce(
+              (SELECT id FROM articles WHERE url = flagged.url),
+              (SELECT article_id FROM article_aliases WHERE url = flagged.url))
+          WHERE flagged.kind = 'ticker'))
 ORDER BY flagged.flagged_at, flagged.kind, flagged.item_id
 """
 """The flags a channel owes: of its rule, flagged since it watches, in none of its messages,
 and not a story the channel already got from this rule in its other form (a ticker teaser
-and the article it links to share their canonical URL: one story, one alert)."""
+and the article it links to, directly or through a redirect: one story, one alert); with
+story_url, the URL of the story a flag is about, for grouping a message."""
 
 ExportKind = Literal["articles", "ticker", "flagged"]
 _EXPORTS: dict[str, tuple[str, str, str]] = {
@@ -553,22 +568,11 @@ def _export_query(
     return f"SELECT * FROM {table}{where} ORDER BY {order}", params
 
 
-_SCHEMA_V4 = """
-ALTER TABLE articles ADD COLUMN story_id INTEGER REFERENCES articles(id);
-ALTER TABLE articles ADD COLUMN resemblance REAL;
-UPDATE articles SET story_id = coalesce(duplicate_of, id),
-    resemblance = CASE WHEN duplicate_of IS NULL THEN NULL ELSE 1.0 END;
-CREATE INDEX articles_by_story ON articles(story_id);
-CREATE TABLE article_lsh (
-    key INTEGER NOT NULL,
-    article_id INTEGER NOT NULL REFERENCES articles(id),
-    PRIMARY KEY (key, article_id)
-) WITHOUT ROWID;
-CREATE VIEW story_sources AS
-SELECT coalesce(story_id, id) AS story, source, min(first_seen) AS first_seen, url,
-       count(*) AS articles
-FROM articles GROUP BY 1, source;
-CREATE VIEW flagged_stories AS
+def _flagged_stories_view(ticker_article: str) -> str:
+    """The flagged_stories view; `ticker_article` joins a flagged ticker item to the stored
+    article it leads to (as `target`), the one part that changed since schema 4."""
+    return (
+        """CREATE VIEW flagged_stories AS
 WITH story_flags AS (
     SELECT flags.rule, flags.matched, flags.flagged_at,
            coalesce(articles.story_id, articles.id) AS story,
@@ -578,7 +582,9 @@ WITH story_flags AS (
     SELECT flags.rule, flags.matched, flags.flagged_at, coalesce(target.story_id, target.id),
            coalesce(target.story_id, target.id, -ticker_items.id), ticker_items.id
     FROM flags JOIN ticker_items ON flags.kind = 'ticker' AND ticker_items.id = flags.item_id
-    LEFT JOIN articles AS target ON target.url = ticker_items.url
+"""
+        + ticker_article
+        + """
 ),
 grouped AS (
     SELECT story, story_key, max(ticker_id) AS ticker_id, min(flagged_at) AS flagged_at,
@@ -614,6 +620,25 @@ FROM grouped
 LEFT JOIN articles AS first ON first.id = grouped.story
 LEFT JOIN ticker_items AS ticker ON grouped.story IS NULL AND ticker.id = grouped.ticker_id;
 """
+    )
+
+
+_SCHEMA_V4 = """
+ALTER TABLE articles ADD COLUMN story_id INTEGER REFERENCES articles(id);
+ALTER TABLE articles ADD COLUMN resemblance REAL;
+UPDATE articles SET story_id = coalesce(duplicate_of, id),
+    resemblance = CASE WHEN duplicate_of IS NULL THEN NULL ELSE 1.0 END;
+CREATE INDEX articles_by_story ON articles(story_id);
+CREATE TABLE article_lsh (
+    key INTEGER NOT NULL,
+    article_id INTEGER NOT NULL REFERENCES articles(id),
+    PRIMARY KEY (key, article_id)
+) WITHOUT ROWID;
+CREATE VIEW story_sources AS
+SELECT coalesce(story_id, id) AS story, source, min(first_seen) AS first_seen, url,
+       count(*) AS articles
+FROM articles GROUP BY 1, source;
+""" + _flagged_stories_view("    LEFT JOIN articles AS target ON target.url = ticker_items.url")
 
 
 _SCHEMA_V6 = """
@@ -647,9 +672,16 @@ CREATE TABLE article_aliases (
     url TEXT PRIMARY KEY,
     article_id INTEGER NOT NULL REFERENCES articles(id)
 ) WITHOUT ROWID;
-"""
+CREATE INDEX article_aliases_by_article ON article_aliases(article_id);
+DROP VIEW flagged_stories;
+""" + _flagged_stories_view(
+    "    LEFT JOIN articles AS target ON target.id = coalesce("
+    "(SELECT id FROM articles WHERE url = ticker_items.url),"
+    " (SELECT article_id FROM article_aliases WHERE url = ticker_items.url))"
+)
 """Links that redirected to a stored article (http to https, a tracking hop, a moved page):
-known from then on, so they are not fetched again every run."""
+known from then on, so they are not fetched again every run, and a flagged teaser linking
+to one is the article's story."""
 
 
 def _migrate_to_v6(db: sqlite_utils.Database) -> None:
