@@ -181,6 +181,10 @@ class SourceRun:
         self._finish()
         return self.report
 
+    def _claim(self, urls: Sequence[str]) -> None:
+        self._claimed.update(urls)
+        self._claims.update(urls)
+
     def release_claims(self) -> None:
         """Hand back the URLs this run claimed, where `claimed` outlives the run (the
         daemon's, shared by the runs in progress): once a run is over, its stories are
@@ -216,8 +220,7 @@ class SourceRun:
 
     async def _crawl(self) -> None:
         url = self.source.url
-        self._claimed.add(canonical_url(url))  # no other source follows a link to it meanwhile
-        self._claims.add(canonical_url(url))
+        self._claim([canonical_url(url)])  # no other source follows a link to it meanwhile
         reader = self._reader()
         known = self.store.validators(url)
         if known is not None and known.read_with != reader:
@@ -283,8 +286,7 @@ class SourceRun:
                 self._complete = False  # the rest waits for the next run
             if not batch:
                 return
-            self._claimed.update(batch)  # only what is fetched now: the rest stays free
-            self._claims.update(batch)  # for another source to take
+            self._claim(batch)  # only what is fetched now: the rest stays free for others
             self.budget -= len(batch)
             self._total += len(batch)
             pages = await asyncio.gather(*(self._visit(url) for url in batch))

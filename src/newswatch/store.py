@@ -1095,9 +1095,12 @@ class Store:
         saved = _SavedArticle("none", None)
         with self._transaction():
             if page.article is not None:
-                saved = self._save_article(source, page, page.article, fetch_id, matcher, now)
-                if saved.article_id is not None and is_followable(requested_url or ""):
-                    self._remember_alias(canonical_url(str(requested_url)), saved.article_id)
+                article = page.article
+                url = canonical_url(article.url if is_followable(article.url) else page.url)
+                saved = self._save_article(source, url, page, article, fetch_id, matcher, now)
+                link = canonical_url(requested_url) if is_followable(requested_url or "") else url
+                if link != url and saved.article_id is not None:  # a redirect, a rel=canonical
+                    self._remember_alias(link, saved.article_id)
             new_flags = saved.new_flags
             new_items = seen_items = 0
             for item in _distinct_followable(page.ticker):
@@ -1127,13 +1130,14 @@ class Store:
     def _save_article(
         self,
         source: str,
+        url: str,
         page: Page,
         article: Article,
         fetch_id: int | None,
         matcher: Matcher,
         now: str,
     ) -> _SavedArticle:
-        url = canonical_url(article.url if is_followable(article.url) else page.url)
+        """`url`: the canonical URL the article is stored under."""
         known = self.db.execute("SELECT id FROM articles WHERE url = ?", [url]).fetchone()
         if known is not None:
             self.db.execute("UPDATE articles SET last_seen = ? WHERE id = ?", [now, known[0]])
