@@ -589,20 +589,31 @@ def test_unavailable_urls_are_skipped_until_their_retry_time(
 ) -> None:
     gone = f"{GOG}?id=1405790&utm_source=ticker"
     other = f"{GOG}?id=1405801"
-    store.mark_unavailable(gone, status=404, error="HTTP 404 Not Found")
+    asked: list[tuple[int, datetime]] = []
+
+    def schedule(failures: int, first_failed: datetime) -> datetime | None:
+        asked.append((failures, first_failed))
+        return clock.now + timedelta(hours=failures) if failures < 4 else None
+
+    store.mark_unavailable(gone, status=404, error="HTTP 404 Not Found", schedule=schedule)
     assert store.unavailable_urls([gone, other]) == {f"{GOG}?id=1405790": True}
-    clock.advance(hours=25)
+    clock.advance(hours=2)
     assert store.unavailable_urls([gone]) == {f"{GOG}?id=1405790": False}  # due again
-    store.mark_unavailable(gone, status=410, error="HTTP 410 Gone")
-    clock.advance(hours=25)
-    assert store.unavailable_urls([gone]) == {f"{GOG}?id=1405790": True}  # now two days
+    store.mark_unavailable(gone, status=410, error="HTTP 410 Gone", source="gog", schedule=schedule)
+    clock.advance(hours=1)
+    assert store.unavailable_urls([gone]) == {f"{GOG}?id=1405790": True}  # now two hours
     assert rows(db_path, "SELECT status, failures, first_failed_at FROM unavailable_urls") == [
         (410, 2, "2026-11-29T18:05:10Z")
     ]
-    for _ in range(5):
-        store.mark_unavailable(gone, status=404, error="HTTP 404 Not Found")
-    [(retry_at,)] = rows(db_path, "SELECT retry_at FROM unavailable_urls")
-    assert retry_at == utc_iso(clock.now + timedelta(days=7))  # capped at a week
+    first = datetime.fromisoformat("2026-11-29T18:05:10+00:00")
+    assert asked == [(1, START), (2, first)] and first == START
+    assert store.given_up_links("gog") == []
+    for _ in range(2):
+        store.mark_unavailable(gone, status=404, error="HTTP 404 Not Found", schedule=schedule)
+    clock.advance(days=3650)
+    assert store.unavailable_urls([gone]) == {f"{GOG}?id=1405790": True}  # given up: for good
+    [given_up] = store.given_up_links("gog")
+    assert (given_up["url"], given_up["status"]) == (f"{GOG}?id=1405790", 404)
     store.clear_unavailable(gone)
     assert store.unavailable_urls([gone]) == {}
 
