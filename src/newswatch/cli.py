@@ -854,6 +854,9 @@ def _print_source_status(row: dict[str, Any]) -> None:
         lines.append(("next run", str(row["next_run_at"])))
     if row.get("last_run_error"):
         lines.append(("error", str(row["last_run_error"])))
+    for link in row.get("given_up_links") or ():
+        since = f"failing since {link['first_failed_at']}"
+        lines.append(("given up", f"{link['url']} ({link['error']}; {since})"))
     for label, text in lines:
         out.print(f"  [dim]{label:<13}[/]{escape(text)}", markup=True)
 

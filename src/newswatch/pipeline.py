@@ -36,7 +36,7 @@ from newswatch.parse import (
     parse_page,
     reader_version,
 )
-from newswatch.retry import RetryPolicy
+from newswatch.retry import RetryPolicy, failure_kind
 from newswatch.rules import RuleSet, default_rules_path, load_rules
 from newswatch.store import DatabaseBusy, Matcher, SaveResult, Store
 
@@ -462,9 +462,11 @@ class SourceRun:
             self._followed_articles += 1
             if canonical_url(result.url) in self._retrying:
                 self.store.clear_unavailable(result.url)
-        elif result.transient:
+        elif (kind := failure_kind(transient=result.transient, refused=result.refused)) == (
+            "transient"
+        ):
             self._complete = False  # asked again on the next run
-        elif result.refused:
+        elif kind == "refused":
             until = self._retry.refused_until(self._started)
             self.store.mark_unavailable(
                 result.url,

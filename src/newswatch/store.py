@@ -132,7 +132,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Protocol
@@ -1248,10 +1248,13 @@ class Store:
         takes the page's text, keeps its id, story and flags; rules run on the new text, and
         a rule that already flagged the story does not flag it again (no second alert)."""
         content_hash = fingerprint(article.body) or None
-        if content_hash is not None and self.db.execute(
-            "SELECT 1 FROM articles WHERE fingerprint = ? AND duplicate_of IS NULL AND id != ?",
-            [content_hash, article_id],
-        ).fetchone():
+        if (
+            content_hash is not None
+            and self.db.execute(
+                "SELECT 1 FROM articles WHERE fingerprint = ? AND duplicate_of IS NULL AND id != ?",
+                [content_hash, article_id],
+            ).fetchone()
+        ):
             content_hash = None  # another URL's copy of the same text: this row stays first
         self.db.execute(
             "UPDATE articles SET title = :title, published = coalesce(:published, published),"
@@ -1284,7 +1287,9 @@ class Store:
             if match.rule not in flagged
         ]
         return _SavedArticle(
-            "upgraded", article_id, new_flags=self._insert_flags("article", article_id, matches, now)
+            "upgraded",
+            article_id,
+            new_flags=self._insert_flags("article", article_id, matches, now),
         )
 
     def _closest_story(
@@ -1917,6 +1922,7 @@ class Store:
             "consecutive_failures": failures,
             "usual_items": statistics.median_low(recent_items) if recent_items else None,
             "next_run_at": source[2],
+            "given_up_links": self.given_up_links(name),
         }
         for column in _RUN_STATUS_COLUMNS:
             status[f"last_run_{column}"] = last_run[column] if last_run else None
