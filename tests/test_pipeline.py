@@ -350,3 +350,24 @@ def test_a_link_that_redirects_to_a_stored_article_is_not_fetched_again(
     assert query(store, "SELECT url FROM article_aliases") == [
         (portal.base_url + "/old/mainnews.asp?id=77",)
     ]
+
+
+def test_a_link_robots_txt_refuses_is_remembered_quietly(
+    tmp_path: Path, portal: ScriptedServer, store: Store
+) -> None:
+    robots = f"User-agent: *\nDisallow: {ARTICLE}1405802\n".encode()
+    portal.add("/robots.txt", Route(body=robots, headers={"Content-Type": "text/plain"}))
+    config = make_config(tmp_path, portal.base_url, robots=True)
+    first = run_once(config, store)
+    assert first.ok and not any("robots" in error for error in first.errors)
+    assert query(store, "SELECT error FROM unavailable_urls WHERE url LIKE '%1405802'") == [
+        ("disallowed by robots.txt",)
+    ]
+    # what the listing said of it is stored meanwhile, marked as such
+    assert query(store, "SELECT read_from FROM articles WHERE url LIKE '%1405802'") == [
+        ("listing",)
+    ]
+    store.forget_validators(portal.base_url + HOME)
+    second = run_once(config, store)
+    assert second.ok and second.errors == [] and second.skipped_unavailable >= 1
+    assert portal.hits(ARTICLE + "1405802") == 0

@@ -169,9 +169,9 @@ class SourceRun:
         self._without_article: list[FetchResult] = []
         self._done = 0
         self._total = 1
-        self._retry = RetryPolicy(interval=timedelta(seconds=source.interval))
         self._started = store.now()
         """On the store's clock, which judges when failed links are due again."""
+        self._retry = RetryPolicy(interval=_until_next_run(source, self._started))
         self._hints: dict[str, Link] = {}
         """What listings, tickers and feeds said of each link (by canonical URL)."""
         self._site_titles: dict[str, list[str]] = {}
@@ -527,6 +527,17 @@ class SourceRun:
 
 def _host(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
+
+
+def _until_next_run(source: Source, started: datetime) -> timedelta:
+    """How long after this run the source's next scheduled one comes: its interval, or for
+    a crontab schedule the time to its next line (at least a minute)."""
+    if source.cron is None:
+        return timedelta(seconds=source.interval)
+    from newswatch.cron import crontab_trigger  # APScheduler, only for cron sources
+
+    upcoming = crontab_trigger(source.cron).get_next_fire_time(None, started)
+    return max(upcoming - started, timedelta(minutes=1)) if upcoming else timedelta(days=1)
 
 
 def _whole(teaser: str) -> str | None:
