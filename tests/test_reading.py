@@ -245,3 +245,19 @@ def test_a_link_that_keeps_failing_is_given_up_after_a_week_and_listed_by_status
     assert (
         f"given up     {server.base_url}{WIRE} (HTTP 404 Not Found; failing since" in shown.stdout
     )
+
+
+def test_fetch_says_which_stories_were_stored_from_the_feed(
+    tmp_path: Path, server: ScriptedServer, run_cli: Any
+) -> None:
+    serve_wire(server)
+    config = tmp_path / "newswatch.toml"
+    config.write_text(
+        '[settings]\ndatabase = "news.db"\nper_host_delay = 0\nretries = 0\n'
+        f'[[sources]]\nname = "wire"\nurl = "{server.base_url}/feed.xml"\nprofile = "feed"\n'
+    )
+    first = run_cli("--config", str(config), "fetch")
+    assert first.returncode == 0, first.stderr
+    assert "wire: 2 stories stored from what the feed or listing said" in first.stderr
+    flagged = run_cli("--config", str(config), "flagged")
+    assert "QuantumCell to build solid-state battery line in Arizona" in flagged.stdout

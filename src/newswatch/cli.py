@@ -250,6 +250,18 @@ def _print_reports(reports: Sequence[SourceReport], *, verbose: bool) -> None:
                 err.print(f"[yellow]{r.source}:[/] {escape(problem)}", markup=True, highlight=False)
         if len(r.errors) > len(shown):
             err.print(f"{r.source}: … {len(r.errors) - len(shown)} more (use -v)", style="yellow")
+        if r.from_entries:
+            err.print(
+                f"{r.source}: {_stories(r.from_entries)} stored from what the feed or"
+                " listing said, as their pages could not be read (read again on later runs)",
+                highlight=False,
+            )
+        if r.upgraded:
+            err.print(
+                f"{r.source}: {_stories(r.upgraded)} stored earlier from a feed or"
+                " listing now hold their page's text",
+                highlight=False,
+            )
         if verbose:
             for warning in r.warnings:
                 err.print(f"[dim]{r.source}: warning: {escape(warning)}[/]", markup=True)
@@ -812,6 +824,10 @@ def _output(output: Path, mode: str) -> Iterator[IO[Any]]:
 def _count(number: object, noun: str) -> str:
     amount = number if isinstance(number, int) else 0
     return f"{amount:,} {noun}{'' if amount == 1 else 's'}"
+
+
+def _stories(number: int) -> str:
+    return f"{number:,} {'story' if number == 1 else 'stories'}"
 
 
 _HEALTH_STYLE = {"ok": "green", "failing": "red", "backing off": "yellow"}

@@ -91,7 +91,8 @@ article_lsh    the MinHash LSH band keys of each original article long enough to
     however long the history (see STORY_WEEKS).
     week (whole weeks since 1970-01-01), key, article_id.
 article_aliases  canonical URLs of links that redirected to a stored article (http to https, a
-    tracking hop, a moved page), so they count as known and are not fetched again.
+    tracking hop, a moved page) or whose page named another URL of its site as its own
+    (rel=canonical, og:url), so they count as known and are not fetched again.
     url (primary key), article_id.
 source_counts  per source, what `newswatch status` shows, kept up to date by triggers:
     source (primary key), articles (originals), duplicates, ticker_items (first seen by the
