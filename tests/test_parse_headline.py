@@ -58,3 +58,16 @@ def test_only_a_same_site_canonical_is_followed() -> None:
     assert same_site_canonical(other, URL) is None  # type: ignore[arg-type]
     front = description('<meta property="og:url" content="https://www.northern-review.example/">')
     assert same_site_canonical(front, URL) is None  # type: ignore[arg-type]
+
+
+def test_a_title_the_page_does_not_show_gives_way_to_its_heading() -> None:
+    page = description("<title>Northern Review | Oil &amp; Gas Today</title>")
+    shown = "Menu\nWind farm approved in Lofoten\nThe council approved the farm on Monday."
+    found = choose_headline(  # type: ignore[arg-type]
+        None, page, None, URL, page_text=lambda: shown, headings=["Wind farm approved in Lofoten"]
+    )
+    assert found is not None and found.text == "Wind farm approved in Lofoten"
+    shown_title = choose_headline(  # type: ignore[arg-type]
+        None, page, None, URL, page_text=lambda: "Oil & Gas Today " + shown, headings=["Menu"]
+    )
+    assert shown_title is not None and shown_title.text == "Oil & Gas Today"

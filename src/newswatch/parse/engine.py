@@ -160,7 +160,13 @@ def parse_page(html: str, url: str, profile: Profile, hints: PageHints | None = 
     if title is not None and title.element is not None and title.element.tag == "title":
         title_text, title = title.text, None  # <title> is the last resort, whatever the order
     headline = choose_headline(
-        title.text if title else None, description, hints, url, title_text=title_text
+        title.text if title else None,
+        description,
+        hints,
+        url,
+        title_text=title_text,
+        page_text=ctx.page_text,
+        headings=_headings(ctx.root),
     )
     dateline, dateline_rejected = _lookup(ctx, rules.dateline) if rules.dateline else (None, None)
     taken: set[Node] = ticker.taken | listing.items
@@ -254,6 +260,12 @@ def _article(
         body=body.text,
         language=ctx.profile.language,
     )
+
+
+def _headings(root: HtmlElement) -> list[str]:
+    """The text of the page's h1, h2 and h3 elements, in page order."""
+    found = (single_line([element]) for element in root.iter("h1", "h2", "h3"))
+    return [text for text in found if text]
 
 
 def _canonical(article: Article, description: SelfDescription, url: str) -> Article:

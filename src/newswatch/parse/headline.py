@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -102,11 +102,15 @@ def choose_headline(
     url: str,
     *,
     title_text: str | None = None,
+    page_text: Callable[[], str] | None = None,
+    headings: Sequence[str] = (),
 ) -> Headline | None:
     """The first of: `found` (the profile's or the extractor's choice), og:title or the
     JSON-LD headline, the title the listing gave the link, the <title> without the site's
     name (`title_text`: the <title> as a profile already cleaned it). Any of them that is
-    only the site's name or its generic title is passed over."""
+    only the site's name or its generic title is passed over. A <title> whose rest is not
+    shown anywhere in `page_text()` is taken for a generic one when the page has `headings`
+    (h1-h3): the first of them is the headline then."""
     site_titles = hints.site_titles if hints else ()
     names = site_names(page, site_titles, url)
     link_title = hints.link.title if hints and hints.link else None
@@ -121,8 +125,18 @@ def choose_headline(
         if not text:
             continue
         cleaned = strip_site_name(text, names)
-        if cleaned and not is_generic(cleaned, text, names, site_titles, page.title_tag):
-            return Headline(cleaned, fallback)
+        if not cleaned or is_generic(cleaned, text, names, site_titles, page.title_tag):
+            continue
+        last = fallback == candidates[-1][1]
+        if last and page_text and headings and _key(cleaned) not in _key(page_text()):
+            break  # a <title> the page does not show: its heading comes first
+        return Headline(cleaned, fallback)
+    for heading in headings:
+        cleaned = strip_site_name(heading, names)
+        if len(cleaned.split()) >= 3 and not is_generic(
+            cleaned, heading, names, site_titles, page.title_tag
+        ):
+            return Headline(cleaned, "the page's first heading (its <title> is not shown)")
     return None
 
 
