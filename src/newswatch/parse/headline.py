@@ -11,6 +11,7 @@ they stay on the same site. Pure functions on an already parsed tree; nothing he
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -222,10 +223,12 @@ def _bare_host(host: str | None) -> str:
     return (host or "").lower().removeprefix("www.")
 
 
-def _parts(title: str) -> list[str]:
-    return [part for part in _SEPARATOR.split(" ".join(title.split())) if part]
+@functools.lru_cache(maxsize=4096)  # a site's titles come back for every page of a run
+def _parts(title: str) -> tuple[str, ...]:
+    return tuple(part for part in _SEPARATOR.split(" ".join(title.split())) if part)
 
 
+@functools.lru_cache(maxsize=16384)
 def _key(text: str) -> str:
     """Letters and digits only, '&' read as 'and': 'Gulf Oil & Gas' = 'Gulf Oil and Gas'."""
     return _NOT_WORD.sub("", text.lower().replace("&", "and"))
