@@ -141,23 +141,47 @@ def choose_headline(
     return None
 
 
-def site_names(page: SelfDescription, site_titles: Iterable[str], url: str) -> list[str]:
+def site_names(page: SelfDescription, site_titles: tuple[str, ...], url: str) -> list[str]:
     """What the site calls itself: og:site_name, the parts that the page's <title> shares at
     its start or end with the titles of the site's other pages, and a part that spells the
     site's host ('Gulf Oil & Gas' on gulfoilandgas.com)."""
     names = [page.site_name] if page.site_name else []
     own = _parts(page.title_tag or "")
     if len(own) > 1:
-        ends = {_key(own[0]): own[0], _key(own[-1]): own[-1]}
-        for other in site_titles:
-            parts = _parts(other)
-            if len(parts) > 1 and other != page.title_tag:
-                for key in {_key(parts[0]), _key(parts[-1])} & ends.keys():
-                    names.append(ends[key])
+        ends = _index(site_titles).ends
+        for part in dict.fromkeys((own[0], own[-1])):
+            if ends.get(_key(part), frozenset()) - {page.title_tag}:
+                names.append(part)
         host = (urlsplit(url).hostname or "").lower().removeprefix("www.")
         label = _NOT_WORD.sub("", host.split(".")[0]) if host else ""
         names += [part for part in (own[0], own[-1]) if label and _key(part) == label]
     return [name for name in names if _key(name)]
+
+
+@dataclass(frozen=True)
+class _TitleIndex:
+    """The site's other <title>s by the keys of their whole text, of their parts and of
+    their first and last parts (titles of more than one part only)."""
+
+    whole: dict[str, frozenset[str]]
+    parts: dict[str, frozenset[str]]
+    ends: dict[str, frozenset[str]]
+
+
+@functools.lru_cache(maxsize=64)  # one per host and stage of a run: the same for its pages
+def _index(site_titles: tuple[str, ...]) -> _TitleIndex:
+    whole: dict[str, set[str]] = {}
+    parts: dict[str, set[str]] = {}
+    ends: dict[str, set[str]] = {}
+    for title in site_titles:
+        whole.setdefault(_key(title), set()).add(title)
+        split = _parts(title)
+        if len(split) > 1:
+            for part in split:
+                parts.setdefault(_key(part), set()).add(title)
+            for part in (split[0], split[-1]):
+                ends.setdefault(_key(part), set()).add(title)
+    return _TitleIndex(*({k: frozenset(v) for k, v in d.items()} for d in (whole, parts, ends)))
 
 
 def strip_site_name(title: str, names: Iterable[str]) -> str:
@@ -180,22 +204,22 @@ def is_generic(
     cleaned: str,
     raw: str,
     names: Iterable[str],
-    site_titles: Iterable[str],
+    site_titles: tuple[str, ...],
     title_tag: str | None,
 ) -> bool:
     """The site's name alone, or the title the site's listing pages carry (in full, or one
     of its parts once the name is off: 'Latest Energy News')."""
-    keys = {_key(name) for name in names}
-    if _key(cleaned) in keys:
+    if _key(cleaned) in {_key(name) for name in names}:
         return True
-    for other in site_titles:
-        if other == title_tag and raw != title_tag:
-            continue  # the page's own <title> says nothing against its og:title
-        if _key(other) in (_key(raw), _key(cleaned)):
-            return True
-        if len(_parts(other)) > 1 and _key(cleaned) in {_key(part) for part in _parts(other)}:
-            return True
-    return False
+    index = _index(site_titles)
+    # the page's own <title>, when another page has it too, says nothing against its og:title
+    own = {title_tag} if raw != title_tag else set()
+    none: frozenset[str] = frozenset()
+    return bool(
+        (index.whole.get(_key(raw), none) - own)
+        or (index.whole.get(_key(cleaned), none) - own)
+        or (index.parts.get(_key(cleaned), none) - own)
+    )
 
 
 def same_site_canonical(page: SelfDescription, url: str) -> str | None:
