@@ -785,3 +785,25 @@ def test_another_programs_database_is_refused_and_left_alone(tmp_path: Path) -> 
         Store(other)
     assert rows(other, "SELECT name FROM sqlite_master") == [("inventory",)]
     assert rows(other, "PRAGMA journal_mode") == [("delete",)]
+
+
+def test_a_page_naming_another_url_as_its_own_is_stored_there_only_with_the_same_text(
+    store: Store, db_path: Path
+) -> None:
+    section = "https://blog.example/news/"
+
+    def page(path: str, text: str) -> Page:
+        url = f"https://blog.example/{path}"
+        return Page(url=url, article=Article(url=section, title=path, body=text))
+
+    store.save_page("blog", page("a-story", SSB_BODY), fetch_id=None, matcher=never)
+    store.save_page("blog", page("?p=1", SSB_BODY), fetch_id=None, matcher=never)  # same post
+    store.save_page("blog", page("b-story", LNG_BODY), fetch_id=None, matcher=never)
+    assert rows(db_path, "SELECT url, title FROM articles ORDER BY id") == [
+        (section, "a-story"),
+        ("https://blog.example/b-story", "b-story"),  # a careless canonical merges nothing
+    ]
+    assert rows(db_path, "SELECT url FROM article_aliases ORDER BY url") == [
+        ("https://blog.example/?p=1",),
+        ("https://blog.example/a-story",),
+    ]

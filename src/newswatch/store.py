@@ -142,6 +142,7 @@ import sqlite_utils
 
 from newswatch.dedup import (
     canonical_url,
+    content_words,
     fingerprint,
     is_followable,
     is_same_story,
@@ -1117,7 +1118,10 @@ class Store:
             if page.article is not None:
                 article = page.article
                 url = canonical_url(article.url if is_followable(article.url) else page.url)
-                link = canonical_url(requested_url) if is_followable(requested_url or "") else url
+                own = canonical_url(page.url) if is_followable(page.url) else url
+                if url != own and not self._may_hold(url, article.body):
+                    url = own  # a careless canonical (a section page): not another story's row
+                link = canonical_url(requested_url) if is_followable(requested_url or "") else own
                 if link != url and read_from is None:
                     self._move_stand_in(link, url)
                 saved = self._save_article(
@@ -1143,6 +1147,18 @@ class Store:
             new_flags=new_flags,
             story_of=saved.story_of,
         )
+
+    def _may_hold(self, url: str, body: str) -> bool:
+        """Whether the article a page names as its own URL may be stored there: nothing is
+        stored there yet, or a stand-in, or the same text (word for word, or the same story)."""
+        row = self.db.execute(
+            "SELECT body, read_from FROM articles WHERE url = ?", [url]
+        ).fetchone()
+        if row is None or row[1] is not None:
+            return True
+        if content_words(row[0]) == content_words(body):
+            return True
+        return is_same_story(resemblance(shingles(row[0]), shingles(body)))
 
     def _move_stand_in(self, link: str, url: str) -> None:
         """An article stored from its entry under the link's URL, whose page turned out to
