@@ -180,7 +180,7 @@ def test_demo_then_read_the_database(run_cli: CliRunner, tmp_path: Path) -> None
     assert len(json.loads(ranked.stdout)) == 8 and not ranked.stderr
     assert all(hit["rank"] is not None for hit in json.loads(ranked.stdout))
     status = run_cli("--db", str(db), "status", "--json")
-    (row,) = json.loads(status.stdout)
+    (row,) = json.loads(status.stdout)["sources"]
     assert row["name"] == "demo-portal" and row["articles"] == 8
 
     applied = run_cli("--db", str(db), "rules", "apply")
@@ -342,7 +342,7 @@ def test_status_lists_sources_in_the_order_of_the_configuration(
     def names(*options: str) -> list[str]:
         status = run_cli(*options, "status", "--json")
         assert status.returncode == 0, status.stderr
-        return [row["name"] for row in json.loads(status.stdout)]
+        return [row["name"] for row in json.loads(status.stdout)["sources"]]
 
     assert names("--config", str(config)) == ["zeta", "alpha"]
     assert names("--db", str(tmp_path / "portal.db")) == ["alpha", "zeta"]  # no configuration

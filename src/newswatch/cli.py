@@ -10,6 +10,8 @@ import asyncio
 import dataclasses
 import json
 import logging
+import math
+import os
 import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -26,14 +28,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
-from newswatch import __version__
+from newswatch import __version__, daemonlock
 from newswatch.config import (
     Config,
     Source,
     check_http_url,
     config_from_dict,
     load_config,
-    parse_retention,
+    parse_duration,
 )
 from newswatch.errors import ConfigError, NewswatchError, QueryError
 from newswatch.export import FORMATS, ExportFormat, write_rows
@@ -63,8 +65,14 @@ EXIT_USAGE = 2
 
 # Text from pages and users is printed as it is: markup and :emoji: codes only where a
 # call asks for markup=True (and escapes what it interpolates).
-out = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """Like any write to a closed pipe (rich would exit 1 here): see _Group.invoke."""
+        raise BrokenPipeError
+
+
+out = _Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
+err = _Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
 
 
 @dataclasses.dataclass
@@ -73,6 +81,7 @@ class App:
 
     config_path: Path | None = None
     db_path: Path | None = None
+    verbose: int = 0
     _config: Config | None = None
 
     @property
@@ -99,7 +108,7 @@ class App:
 
 
 def _global_options(func: F) -> F:
-    """--config and --db, accepted before the command and after it."""
+    """--config, --db and -v, accepted before the command and after it."""
 
     def remember(attribute: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
         def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
@@ -109,6 +118,20 @@ def _global_options(func: F) -> F:
 
         return callback
 
+    def louder(ctx: click.Context, _param: click.Parameter, count: int) -> None:
+        if count:
+            app = ctx.ensure_object(App)
+            app.verbose += count
+            _log_level(app.verbose)
+
+    func = click.option(
+        "-v",
+        "--verbose",
+        count=True,
+        expose_value=False,
+        callback=louder,
+        help="More log output on stderr (-vv for debug).",
+    )(func)
     func = click.option(
         "--db",
         "db_path",
@@ -140,22 +163,30 @@ class _Group(click.Group):
         except NewswatchError as exc:
             err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
             ctx.exit(EXIT_SOURCE_FAILED)
+        except BrokenPipeError:
+            # `newswatch export ... | head`: the reader has what it wanted, a normal end for a
+            # Unix tool. What is still buffered for stdout goes nowhere, quietly.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(0)
 
 
 @click.group(cls=_Group)
 @_global_options
-@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
 @click.version_option(__version__, prog_name="newswatch")
 @click.pass_context
-def cli(ctx: click.Context, verbose: int) -> None:
+def cli(ctx: click.Context) -> None:
     """Watch energy-industry news; store every story once; flag what your rules select."""
-    ctx.ensure_object(App)
-    level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
-    logging.basicConfig(
-        level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
-    )
-    if verbose < 2:  # newswatch reports failed sends itself, naming the channel
-        logging.getLogger("apprise").setLevel(logging.ERROR)
+    app = ctx.ensure_object(App)
+    logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    _log_level(app.verbose)
+
+
+def _log_level(verbose: int) -> None:
+    """-v: INFO, -vv: DEBUG; set again when -v is also given after the command."""
+    logging.getLogger().setLevel({0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG))
+    # newswatch reports failed sends itself, naming the channel
+    logging.getLogger("apprise").setLevel(logging.ERROR if verbose < 2 else logging.NOTSET)
 
 
 pass_app = click.make_pass_decorator(App, ensure=True)
@@ -223,7 +254,8 @@ def _run_fetch(app: App, sources: Sequence[Source]) -> FetchOutcome:
     for failure in delivery.failures:
         err.print(f"[yellow]not published:[/] {escape(failure)}", markup=True)
     if delivery.messages_sent:
-        err.print(f"alerts: {delivery.messages_sent} message(s), {delivery.flags_sent} stories")
+        sent = _count(delivery.messages_sent, "message")
+        err.print(f"alerts: {sent} sent, {_count(delivery.flags_sent, 'story', 'stories')}")
     return outcome
 
 
@@ -274,7 +306,7 @@ def fetch(ctx: click.Context, app: App, source_names: tuple[str, ...]) -> None:
     if not sources:
         raise ConfigError(config.path, "sources", "no sources configured")
     outcome = _run_fetch(app, list(sources))
-    _print_reports(outcome.reports, verbose=ctx.find_root().params.get("verbose", 0) > 0)
+    _print_reports(outcome.reports, verbose=app.verbose > 0)
     if outcome.interrupted_by is not None:
         name = outcome.interrupted_by.name
         err.print(f"interrupted by {name}: what was fetched until then is stored")
@@ -453,12 +485,16 @@ def rules_apply(app: App) -> None:
 
 @rules.command("test")
 @_global_options
+@click.argument("texts", metavar="[TEXT]...", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines: an object per non-empty line.")
 @pass_app
-def rules_test(app: App, as_json: bool) -> None:
-    """Read items from stdin, one a line, and say which rules match each and why."""
+def rules_test(app: App, texts: tuple[str, ...], as_json: bool) -> None:
+    """Say which rules match each TEXT and why; without TEXT, each line read from stdin."""
     ruleset = app.rules()
-    for raw in sys.stdin:
+    if not texts and sys.stdin.isatty():
+        end = "Ctrl-Z then Enter" if sys.platform == "win32" else "Ctrl-D"
+        err.print(f"reading text from stdin, one item a line; end with {end}", style="dim")
+    for raw in texts or sys.stdin:
         text = raw.strip()
         if not text:
             continue
@@ -489,15 +525,6 @@ def rules_test(app: App, as_json: bool) -> None:
 
 
 # --- reading the database -------------------------------------------------------------
-
-
-def _print_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str) -> None:
-    table = Table(title=title, title_justify="left")
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*(Text(_cell(row.get(column))) for column in columns))
-    out.print(table)
 
 
 def _print_stories(rows: Sequence[dict[str, Any]]) -> None:
@@ -545,6 +572,7 @@ def _print_json_rows(rows: Sequence[dict[str, Any]]) -> None:
 def flagged(app: App, rule: str | None, since: Any, limit: int, as_json: bool) -> None:
     """List flagged stories, newest first: each once, with every source that carried it."""
     with app.store(must_exist=True) as store:
+        _check_rule(app, store, rule)
         rows = store.flagged_stories(rule=rule, since=since.date() if since else None, limit=limit)
     if as_json:
         _print_json_rows(rows)
@@ -554,8 +582,16 @@ def flagged(app: App, rule: str | None, since: Any, limit: int, as_json: bool) -
         out.print("no flagged stories match")
     else:
         out.print("no flagged stories yet")
-    if rule and rule not in {r.name for r in app.rules().rules}:
-        err.print(f"warning: no rule named {rule!r} in the rules file", style="yellow")
+
+
+def _check_rule(app: App, store: Store, rule: str | None) -> None:
+    """--rule names a rule of the rules file, or one whose flags are stored; a typo would
+    otherwise give an empty answer (and an empty feed) that looks like a quiet day."""
+    if rule is None:
+        return
+    names = [r.name for r in app.rules().rules]
+    if rule not in names and not store.has_flags(rule):
+        raise QueryError(f"--rule: no rule named {rule!r} (rules: {', '.join(names)})")
 
 
 def _print_flagged_stories(rows: Sequence[dict[str, Any]]) -> None:
@@ -627,39 +663,48 @@ def search(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
 def status(app: App, as_json: bool) -> None:
-    """Per source: what is stored, how the last runs went."""
+    """Whether a daemon runs; per source, what is stored and how the last runs went; the
+    alert channels' health."""
+    database = app.database()
     with app.store(must_exist=True) as store:
-        rows = store.source_status()
+        running = daemonlock.is_held(database)
+        rows = store.source_status(daemon_running=running)
         channels = store.alert_status()
     if app.db_path is None:  # the configuration's database: list its sources in its order
         order = {source.name: index for index, source in enumerate(app.config.sources)}
         rows.sort(key=lambda row: order.get(row["name"], len(order)))
     if as_json:
-        _print_json_rows(rows)
+        daemon = {"running": running, "lock": str(daemonlock.lock_path(database))}
+        document = {"daemon": daemon, "sources": rows, "alert_channels": channels}
+        click.echo(json.dumps(_to_jsonable(document), ensure_ascii=False, indent=2))
         return
+    if running:
+        out.print("daemon: running (`newswatch run` holds this database)")
+    else:
+        out.print("daemon: not running (no `newswatch run` on this database)", style="dim")
     if not rows:
         out.print("no sources have run yet")
     for row in rows:
         _print_source_status(row)
     if channels:
-        alert_columns = ("channel", "rule", "health", "failures", "owed", "unsent")
-        _print_rows(
-            channels, (*alert_columns, "last_success_at", "retry_at", "last_error"), "alerts"
-        )
+        out.print("[bold]alert channels[/]", markup=True)
+    for channel in channels:
+        _print_channel_status(channel)
 
 
 def _retention_option(
     _ctx: click.Context, param: click.Parameter, value: str | None
 ) -> float | None:
+    """Seconds; infinity for "forever" (nothing is that old); 0 prunes all that may go."""
     if value is None:
         return None
+    if value.strip().lower() == "forever":
+        return math.inf
     try:
-        seconds = parse_retention(value)
+        return parse_duration(value)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param=param) from None
-    if seconds is None:
-        raise click.BadParameter('"forever" prunes nothing: give a duration such as "90d"')
-    return seconds
+        message = f'{exc} (or "0s": every record that may go, or "forever": none)'
+        raise click.BadParameter(message, param=param) from None
 
 
 @cli.command()
@@ -668,7 +713,8 @@ def _retention_option(
     "--older-than",
     callback=_retention_option,
     metavar="DURATION",
-    help='Prune records older than this, e.g. "30d" (default: [settings] keep_log).',
+    help='Prune records older than this, e.g. "30d" ("0s": all that may go; default:'
+    " [settings] keep_log).",
 )
 @pass_app
 def prune(app: App, older_than: float | None) -> None:
@@ -680,8 +726,9 @@ def prune(app: App, older_than: float | None) -> None:
     space for new records (`sqlite3 FILE VACUUM`, with the daemon stopped, gives it back).
     """
     keep = older_than if older_than is not None else app.config.settings.keep_log
-    if keep is None:
-        out.print('keep_log is "forever": nothing pruned')
+    if keep is None or keep == math.inf:
+        why = "--older-than forever" if older_than is not None else 'keep_log is "forever"'
+        out.print(f"{why}: nothing pruned")
         return
     cutoff = datetime.now(UTC) - timedelta(seconds=keep)
     with app.store(must_exist=True) as store:
@@ -744,6 +791,7 @@ def feed(
 ) -> None:
     """Write an Atom feed of flagged stories, newest first, for any feed reader."""
     with app.store(must_exist=True) as store:
+        _check_rule(app, store, rule)
         rows = store.flagged(rule=rule, limit=limit)
     with _output(output, "wb") as stream:
         count = write_atom(
@@ -754,7 +802,7 @@ def feed(
             self_url=self_url,
         )
     if str(output) != "-":
-        out.print(f"{count} stories → {output}")
+        out.print(f"{_count(count, 'story', 'stories')} → {output}")
 
 
 @cli.command("export")
@@ -785,6 +833,7 @@ def export_rows(
 ) -> None:
     """Export stored rows as CSV, JSON Lines or a JSON array, streaming (constant memory)."""
     with app.store(must_exist=True) as store:
+        _check_rule(app, store, rule)
         rows = store.iter_rows(
             what, rule=rule, since=since.date() if since else None, decode_json=fmt != "csv"
         )
@@ -792,7 +841,7 @@ def export_rows(
             columns = store.export_columns(what)
             count = write_rows(rows, cast(TextIO, stream), fmt=fmt, columns=columns)
     if str(output) != "-":
-        out.print(f"{count} rows → {output}")
+        out.print(f"{_count(count, 'row')} → {output}")
 
 
 @contextmanager
@@ -805,13 +854,16 @@ def _output(output: Path, mode: str) -> Iterator[IO[Any]]:
         encoding = None if "b" in mode else "utf-8"
         with click.open_file(str(output), mode, encoding=encoding, atomic=not to_stdout) as stream:
             yield stream
+    except BrokenPipeError:
+        raise  # the reader stopped reading (`| head`): see _Group.invoke
     except OSError as exc:
         raise NewswatchError(f"{output}: cannot write: {exc.strerror or exc}") from None
 
 
-def _count(number: object, noun: str) -> str:
+def _count(number: object, noun: str, plural: str | None = None) -> str:
+    """'1 flag', '2 flags', '1,204 stories'."""
     amount = number if isinstance(number, int) else 0
-    return f"{amount:,} {noun}{'' if amount == 1 else 's'}"
+    return f"{amount:,} {noun if amount == 1 else plural or noun + 's'}"
 
 
 _HEALTH_STYLE = {"ok": "green", "failing": "red", "backing off": "yellow"}
@@ -823,8 +875,8 @@ def _print_source_status(row: dict[str, Any]) -> None:
     style = _HEALTH_STYLE.get(health, "magenta")
     out.print(f"[bold]{escape(row['name'])}[/]  [{style}]{escape(health)}[/]", markup=True)
     stored = (
-        f"{row['articles']} articles ({row['duplicates']} duplicates), "
-        f"{row['ticker_items']} ticker items, {row['flags']} flags"
+        f"{_count(row['articles'], 'article')} ({_count(row['duplicates'], 'duplicate')}), "
+        f"{_count(row['ticker_items'], 'ticker item')}, {_count(row['flags'], 'flag')}"
     )
     lines = [("stored", stored)]
     if row.get("last_run_started_at"):
@@ -856,6 +908,26 @@ def _print_source_status(row: dict[str, Any]) -> None:
         lines.append(("error", str(row["last_run_error"])))
     for label, text in lines:
         out.print(f"  [dim]{label:<13}[/]{escape(text)}", markup=True)
+
+
+def _print_channel_status(channel: dict[str, Any]) -> None:
+    """One alert channel as a short block, like a source: readable at any width. The last
+    error shows only while the channel is failing: once a message went through it is past."""
+    health = str(channel["health"])
+    style = _HEALTH_STYLE.get(health, "magenta")
+    out.print(f"  {escape(channel['channel'])}  [{style}]{escape(health)}[/]", markup=True)
+    backlog = f"{_count(channel['owed'], 'flag')} owed, {_count(channel['unsent'], 'message')}"
+    lines = [
+        ("rule", channel.get("rule") or "(every rule)"),
+        ("backlog", f"{backlog} not sent yet"),
+        ("last success", str(channel.get("last_success_at") or "never")),
+    ]
+    if channel["failures"]:
+        lines.append(("failures", f"{channel['failures']} in a row"))
+        lines.append(("next try", str(channel.get("retry_at") or "at the next run")))
+        lines.append(("error", str(channel.get("last_error") or "?")))
+    for label, text in lines:
+        out.print(f"    [dim]{label:<13}[/]{escape(text)}", markup=True)
 
 
 # --- demo -----------------------------------------------------------------------------

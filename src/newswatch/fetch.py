@@ -330,7 +330,9 @@ class Fetcher:
                         url,
                         failure.status,
                         elapsed=on_the_wire,
-                        error=f"{failure} (after {attempt} attempts)",
+                        error=f"{failure} (after {attempt} attempts)"
+                        if attempt > 1
+                        else str(failure),
                         attempts=attempt,
                         transient=True,
                     )

@@ -1634,6 +1634,12 @@ class Store:
                 known.update(by_canonical[url])
         return known
 
+    def has_flags(self, rule: str) -> bool:
+        """Whether any story was flagged by `rule` (a rule since removed from the rules file
+        keeps its flags)."""
+        found = self.db.execute("SELECT 1 FROM flags WHERE rule = ? LIMIT 1", [rule]).fetchone()
+        return found is not None
+
     def flagged(
         self, *, rule: str | None = None, since: date | None = None, limit: int | None = None
     ) -> list[dict[str, Any]]:
@@ -1727,7 +1733,7 @@ class Store:
             is not None
         )
 
-    def source_status(self) -> list[dict[str, Any]]:
+    def source_status(self, *, daemon_running: bool = True) -> list[dict[str, Any]]:
         """Per source: what is stored, how its runs went, and one `health` word.
 
         health: "ok" (the last run worked), "parser problem" (the source's page was
@@ -1736,18 +1742,20 @@ class Store:
         daemon runs it), "never run", or "no run finished" (runs were started, and may
         have stored stories, but were cut short). A run cut short by a shutdown says
         nothing about health. A daemon killed without a chance to clean up leaves its last
-        plans behind: a next_run_at long past.
+        plans behind: a next_run_at long past; with `daemon_running` False (no daemon holds
+        the database's lock) they are left out, and a failing source is "failing".
         """
         names = [row[0] for row in self.db.execute(_SOURCE_NAMES)]
-        return [self._source_status(name) for name in names]
+        return [self._source_status(name, daemon_running) for name in names]
 
-    def _source_status(self, name: str) -> dict[str, Any]:
+    def _source_status(self, name: str, daemon_running: bool) -> dict[str, Any]:
         def scalar(sql: str) -> Any:
             return self.db.execute(sql, {"name": name}).fetchone()[0]
 
         source = self.db.execute(
             "SELECT url, profile, next_run_at FROM sources WHERE name = ?", [name]
         ).fetchone() or (None, None, None)
+        next_run_at = source[2] if daemon_running else None
         last_run = self._last_run(name, include_interrupted=True)
         judged_run = self._last_run(name, include_interrupted=False)
         failures = self.consecutive_failures(name)
@@ -1767,7 +1775,7 @@ class Store:
             "name": name,
             "health": _health(
                 judged_run,
-                next_run_at=source[2],
+                next_run_at=next_run_at,
                 ever_fetched=last_run is not None
                 or any(counts)  # stored things, though its requests were pruned since
                 or self.db.execute(
@@ -1786,7 +1794,7 @@ class Store:
             ),
             "consecutive_failures": failures,
             "usual_items": statistics.median_low(recent_items) if recent_items else None,
-            "next_run_at": source[2],
+            "next_run_at": next_run_at,
         }
         for column in _RUN_STATUS_COLUMNS:
             status[f"last_run_{column}"] = last_run[column] if last_run else None
