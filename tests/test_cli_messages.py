@@ -16,7 +16,7 @@ import pytest
 
 from newswatch.notify import AlertTarget, register_targets
 from newswatch.store import Store
-from tests.conftest import CliRunner
+from tests.conftest import FIXTURES, CliRunner, Route, ScriptedServer
 
 RULE = "solid-state-battery"
 
@@ -210,3 +210,23 @@ def test_status_at_80_columns_breaks_no_word(db: str, tmp_path: Path) -> None:
     for label in ("rule", "backlog", "last success"):  # whole words, each on a line of its own
         assert any(line.strip().startswith(f"{label} ") for line in lines), result.stdout
     assert all(len(line) <= 80 for line in lines if not line.startswith("  last run")), lines
+
+
+def test_a_generic_source_whose_links_have_short_slugs_says_why_none_qualified(
+    tmp_path: Path, server: ScriptedServer, run_cli: CliRunner
+) -> None:
+    page = (FIXTURES / "generic" / "short_slugs_section.html").read_bytes()
+    server.add("/news/", Route(body=page))
+    config = tmp_path / "newswatch.toml"
+    config.write_text(
+        '[settings]\ndatabase = "news.db"\nper_host_delay = 0\nretries = 0\n'
+        f'[[sources]]\nname = "kanto"\nurl = "{server.base_url}/news/"\nprofile = "generic"\n',
+        encoding="utf-8",
+    )
+    fetched = run_cli("--config", str(config), "fetch")
+    assert fetched.returncode == 1
+    assert "kanto: failed: the page parsed to nothing: generic: neither article text nor" in (
+        fetched.stderr
+    )
+    assert "none to an article's URL (e.g. /news/kanto-ssb-pilot.html" in fetched.stderr
+    assert "layout" not in fetched.stderr

@@ -63,6 +63,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 EXIT_SOURCE_FAILED = 1
 EXIT_USAGE = 2
 
+
 # Text from pages and users is printed as it is: markup and :emoji: codes only where a
 # call asks for markup=True (and escapes what it interpolates).
 class _Console(Console):

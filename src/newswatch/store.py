@@ -51,8 +51,9 @@ runs           one row per run over one source (a log: pruned after keep_log, ex
     id, source, started_at, finished_at, ok (1/0), pages_fetched, new_articles,
     new_ticker_items, duplicates, flags (new flags), errors (pages that failed),
     error (why the run failed; NULL when ok), error_kind ('fetch': the source's page
-    could not be fetched, 'parser': it was fetched but parsed to nothing, 'internal',
-    'interrupted': cut short by a shutdown; NULL when ok), items_found (links, ticker
+    could not be fetched, 'parser': it was fetched but parsed to nothing, 'not-a-feed': a
+    feed source's page is a web page, 'internal', 'interrupted': cut short by a shutdown;
+    NULL when ok), items_found (links, ticker
     items and articles the parser found on the source's page; NULL when it was not
     parsed), not_modified (1 when the source's page answered 304 Not Modified).
 http_validators  the ETag / Last-Modified a source's page last answered with, sent
@@ -1737,7 +1738,8 @@ class Store:
         """Per source: what is stored, how its runs went, and one `health` word.
 
         health: "ok" (the last run worked), "parser problem" (the source's page was
-        fetched but parsed to nothing: the site's layout has probably changed),
+        fetched but parsed to nothing: the site's layout has probably changed), "not a
+        feed" (a feed source's page is a web page: its URL is wrong),
         "backing off" (failing, and a daemon has put its next run off), "failing" (no
         daemon runs it), "never run", or "no run finished" (runs were started, and may
         have stored stories, but were cut short). A run cut short by a shutdown says
@@ -2070,6 +2072,8 @@ def _health(
         return "ok"
     if last_run["error_kind"] == "parser":
         return "parser problem"
+    if last_run["error_kind"] == "not-a-feed":
+        return "not a feed"
     if next_run_at is not None:  # a daemon runs it, and put it off after the failure
         return "backing off"
     return "failing"
