@@ -230,3 +230,28 @@ def test_a_generic_source_whose_links_have_short_slugs_says_why_none_qualified(
     )
     assert "none to an article's URL (e.g. /news/kanto-ssb-pilot.html" in fetched.stderr
     assert "layout" not in fetched.stderr
+
+
+def test_parse_without_profile_picks_one_that_fits_and_says_why(run_cli: CliRunner) -> None:
+    german = FIXTURES / "generic" / "article_german.html"
+    unrelated = run_cli("parse", str(german))  # the configured first source is another site's
+    assert unrelated.returncode == 0, unrelated.stderr
+    assert unrelated.stdout.startswith("Netzbooster in Kupferzell geht in Betrieb")
+    assert "profile: generic (a saved file without --url, and no site profile finds a story)" in (
+        unrelated.stderr
+    )
+    portal_page = FIXTURES / "gulfoilandgas" / "article_1389532_utf8.html"
+    saved = run_cli("parse", str(portal_page))
+    assert "profile: gulfoilandgas (a saved file without --url: the first site profile" in (
+        saved.stderr
+    )
+    assert "ticker items (6)" in saved.stdout
+    url = "https://www.gulfoilandgas.com/webpro1/main/mainnews.asp?id=1389532"
+    by_host = run_cli("parse", str(portal_page), "--url", url)
+    assert "profile: gulfoilandgas (source 'gulfoilandgas-home' is on www.gulfoilandgas.com)" in (
+        by_host.stderr
+    )
+    elsewhere = run_cli("parse", str(german), "--url", "https://www.netz.example/2025/02/14/x")
+    assert "profile: generic (no source or site profile for www.netz.example)" in elsewhere.stderr
+    chosen = run_cli("parse", str(german), "--profile", "generic")
+    assert "profile: generic (--profile)" in chosen.stderr

@@ -44,6 +44,7 @@ from newswatch.fetch import FEED_TYPES, Fetcher, FetchPolicy, decode_html
 from newswatch.models import Page
 from newswatch.notify import send_test
 from newswatch.parse import (
+    Profile,
     SiteProfile,
     available_profiles,
     load_profile,
@@ -436,9 +437,11 @@ def parse(app: App, target: str, url: str | None, profile_ref: str | None, as_js
     if url is not None and not url.startswith(("http://", "https://")):
         raise click.BadParameter(f"expected an http(s) URL, got {url!r}", param_hint="--url")
     html, page_url = _read_page(app, target)
-    profile_name = profile_ref or _profile_for_url(app, url or page_url)
-    profile = load_profile(profile_name)
-    err.print(f"profile: {profile_name}", style="dim")
+    if profile_ref:
+        profile, why = load_profile(profile_ref), "--profile"
+    else:
+        profile, why = _profile_for(app, html, url or page_url)
+    err.print(f"profile: {profile.name} ({why})", style="dim")
     page = parse_page(html, url or page_url, profile)
     if as_json:
         click.echo(json.dumps(_to_jsonable(page), ensure_ascii=False, indent=2))
@@ -446,23 +449,38 @@ def parse(app: App, target: str, url: str | None, profile_ref: str | None, as_js
         _print_page(page)
 
 
-def _profile_for_url(app: App, url: str) -> str:
-    """The profile a page most likely wants, when --profile is not given.
+def _profile_for(app: App, html: str, url: str) -> tuple[Profile, str]:
+    """The profile a page most likely wants when --profile is not given, and why.
 
-    A configured source on the same host, else a bundled site profile that claims the
-    host, else (a saved file, no host) the first configured source's, else the generic one.
+    A page with an address (a URL, or a file with --url): the profile of a configured source
+    on its host, else of a bundled site profile that claims the host, else the generic one.
+    A saved file without --url has no host: the first site profile (configured sources',
+    then bundled) that finds anything on it, else the generic one; never just the first
+    source's, which may belong to another site altogether.
     """
     host = (urlsplit(url).hostname or "").lower()
-    for source in app.config.sources:
-        if host and source.host == host:
-            return source.profile
-    for name in available_profiles():
-        profile = load_profile(name)
-        if isinstance(profile, SiteProfile) and host in profile.links.hosts:
-            return name
-    if not host and app.config.sources:
-        return app.config.sources[0].profile
-    return GENERIC
+    config = app.config
+    configured = [s for s in config.sources if not host or s.host == host]
+    profiles = source_profiles(config, configured)
+    site_profiles = [p for p in profiles.values() if isinstance(p, SiteProfile)] + [
+        p for p in map(load_profile, available_profiles()) if isinstance(p, SiteProfile)
+    ]
+    if host:
+        if configured:
+            source = configured[0]
+            return profiles[source.name], f"source {source.name!r} is on {host}"
+        for profile in site_profiles:
+            if host in profile.links.hosts:
+                return profile, f"a site profile for {host}"
+        return load_profile(GENERIC), f"no source or site profile for {host}"
+    for profile in site_profiles:
+        if _items_found(parse_page(html, url, profile)):
+            return profile, "a saved file without --url: the first site profile that finds a story"
+    return load_profile(GENERIC), "a saved file without --url, and no site profile finds a story"
+
+
+def _items_found(page: Page) -> bool:
+    return page.article is not None or bool(page.links or page.ticker)
 
 
 # --- rules ----------------------------------------------------------------------------
