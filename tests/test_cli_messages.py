@@ -255,3 +255,24 @@ def test_parse_without_profile_picks_one_that_fits_and_says_why(run_cli: CliRunn
     assert "profile: generic (no source or site profile for www.netz.example)" in elsewhere.stderr
     chosen = run_cli("parse", str(german), "--profile", "generic")
     assert "profile: generic (--profile)" in chosen.stderr
+
+
+def test_a_term_written_as_a_regular_expression_is_warned_about(
+    run_cli: CliRunner, tmp_path: Path
+) -> None:
+    rules = tmp_path / "my-rules.toml"
+    rules.write_text(
+        "[[rules]]\nname = 'ssb'\nany = ['solid.state (battery|cell)', 'E.ON', 'Li-ion cell']\n",
+        encoding="utf-8",
+    )
+    config = tmp_path / "my.toml"
+    config.write_text("[settings]\nrules = 'my-rules.toml'\n", encoding="utf-8")
+    tested = run_cli("--config", str(config), "rules", "test", "a solid state battery cell")
+    assert tested.returncode == 0, tested.stderr
+    assert tested.stdout.startswith("no match")  # what the warning is about
+    [warning] = tested.stderr.splitlines()
+    assert warning.startswith(
+        f'warning: {rules}: rules[0].any[0]: "solid.state (battery|cell)" looks like a regular'
+        " expression, but terms are plain words"
+    )
+    assert "E.ON" not in tested.stderr and "Li-ion" not in tested.stderr

@@ -85,6 +85,7 @@ class App:
     db_path: Path | None = None
     verbose: int = 0
     _config: Config | None = None
+    _rules_checked: bool = False
 
     @property
     def config(self) -> Config:
@@ -106,7 +107,12 @@ class App:
             yield store
 
     def rules(self) -> RuleSet:
-        return config_rules(self.config)
+        ruleset = config_rules(self.config)
+        if not self._rules_checked:  # once per command, however often the rules are read
+            self._rules_checked = True
+            for warning in ruleset.warnings:
+                err.print(f"[yellow]warning:[/] {escape(warning)}", markup=True, highlight=False)
+        return ruleset
 
 
 def _global_options(func: F) -> F:

@@ -295,8 +295,11 @@ class RuleSet:
     rule has found something. So rules that find nothing cost almost nothing.
     """
 
-    def __init__(self, rules: Sequence[Rule]) -> None:
+    def __init__(self, rules: Sequence[Rule], warnings: Sequence[str] = ()) -> None:
         self.rules: tuple[Rule, ...] = tuple(rules)
+        self.warnings: tuple[str, ...] = tuple(warnings)
+        """Mistakes that do not stop the rules from working, but likely make a term useless
+        (a regular expression written as a term): shown by the CLI, logged by the daemon."""
         uses = list(_uses_of(self.rules))
         self._primary = _Scanner(u for u in uses if u.role in _PRIMARY_ROLES)
         self._secondary = [
@@ -394,7 +397,9 @@ def load_rules(path: Path) -> RuleSet:
 
 def parse_rules(data: Mapping[str, object], path: Path | None = None) -> RuleSet:
     """Validate and compile already-parsed TOML; `path` only names the file in errors."""
-    return RuleSet(_RulesReader(path).read(data))
+    reader = _RulesReader(path)
+    rules = reader.read(data)
+    return RuleSet(rules, reader.warnings)
 
 
 # --- compiling terms ---------------------------------------------------------------------------
@@ -605,6 +610,11 @@ def _unique(items: Iterable[str]) -> tuple[str, ...]:
 
 # --- reading rules files -----------------------------------------------------------------------
 
+_REGEX_LOOK = re.compile(r"[|()\[\]{}\\^$?+]|\.[*+?]|[a-z]{2,}\.[a-z]{2,}")
+"""Alternation, groups, classes, escapes, anchors, quantifiers, and a dot joining two
+lower-case words ("solid.state"): a regular expression written as a term, which matches
+nothing like what was meant. ("E.ON", "U.S." and "Li-ion" are not flagged.)"""
+
 _RULE_KEYS = ("name", "description", "fields", "any", "all", "none", "near")
 _NEAR_KEYS = ("term", "terms", "context", "unless", "within")
 
@@ -614,6 +624,7 @@ class _RulesReader:
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
+        self.warnings: list[str] = []
 
     def fail(self, key: str | None, message: str) -> NoReturn:
         raise ConfigError(self.path, key, message)
@@ -747,6 +758,13 @@ class _RulesReader:
             )
         if not any(c.isalnum() for c in core):
             self.fail(key, f"a term needs at least one letter or digit, got {_describe(term)}")
+        if _REGEX_LOOK.search(core):
+            where = ": ".join(part for part in (str(self.path) if self.path else None, key) if part)
+            self.warnings.append(
+                f"{where}: {_describe(term)} looks like a regular expression, but terms are"
+                " plain words ('.', '|', '(' and the like match nothing special): write each"
+                ' variant as a term of its own, e.g. "solid-state battery", "solid-state cell"'
+            )
 
     def strings(self, value: object, key: str) -> tuple[str, ...]:
         if not isinstance(value, list):

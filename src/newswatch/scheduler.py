@@ -159,6 +159,8 @@ class _Runtime:
         """Raises ConfigError (or another NewswatchError) for a profile or rules problem."""
         profiles = source_profiles(config, config.sources)
         rules = config_rules(config)
+        for warning in rules.warnings:
+            log.warning("rules: %s", warning)
         policy = FetchPolicy.from_settings(config.settings)
         if previous is not None and previous.fetcher.policy == policy:
             fetcher = previous.fetcher  # keeps its per-host pacing and robots.txt cache
