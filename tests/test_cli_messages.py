@@ -276,3 +276,53 @@ def test_a_term_written_as_a_regular_expression_is_warned_about(
         " expression, but terms are plain words"
     )
     assert "E.ON" not in tested.stderr and "Li-ion" not in tested.stderr
+
+
+def test_fetch_and_run_ask_for_a_contact_until_one_is_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In-process, with the fetch itself left out: the sources are public sites, and tests
+    stay on this machine. (`newswatch fetch` of loopback sources, below, is not asked.)"""
+    from click.testing import CliRunner as ClickRunner
+
+    from newswatch import cli
+
+    monkeypatch.setattr(cli, "_run_fetch", lambda app, sources: cli.FetchOutcome(reports=[]))
+    monkeypatch.setattr("newswatch.scheduler.run_daemon", lambda *args, **kwargs: 0)
+    config = tmp_path / "mine.toml"
+    public = '[[sources]]\nname = "wire"\nurl = "https://news.example.com/feed"\n'
+    runner = ClickRunner()
+    for command in ("fetch", "run"):
+        config.write_text(public, encoding="utf-8")
+        unset = runner.invoke(cli.cli, ["--config", str(config), command])
+        assert unset.exit_code == 0, unset.output
+        assert (
+            "warning: [settings] contact is not set, so the sites you read are told to ask"
+            f" newswatch's project page about your requests. Set your e-mail or web page in"
+            f' {config}: contact = "mailto:you@example.com"'
+        ) in unset.stderr
+        config.write_text(
+            f'[settings]\ncontact = "mailto:me@example.org"\n{public}', encoding="utf-8"
+        )
+        assert "contact" not in runner.invoke(cli.cli, ["--config", str(config), command]).stderr
+    builtin = runner.invoke(cli.cli, ["fetch"])
+    assert "Set your e-mail or web page in a copy of " in builtin.stderr
+    assert "defaults/newswatch.toml (then use it with --config)" in builtin.stderr
+
+
+def test_loopback_sources_and_the_demo_are_not_asked_for_a_contact(
+    run_cli: CliRunner, tmp_path: Path, server: ScriptedServer
+) -> None:
+    server.serve_folder(FIXTURES / "portal")
+    config = tmp_path / "local.toml"
+    config.write_text(
+        '[settings]\ndatabase = "local.db"\nper_host_delay = 0\nretries = 0\n'
+        f'[[sources]]\nname = "local"\nurl = "{server.base_url}/webpro1/main/newshome.asp"\n'
+        'profile = "gulfoilandgas"\nfollow = false\n',
+        encoding="utf-8",
+    )
+    fetched = run_cli("--config", str(config), "fetch")
+    assert fetched.returncode == 0, fetched.stderr
+    assert "contact" not in fetched.stderr
+    demo = run_cli("demo")
+    assert demo.returncode == 0 and "contact" not in demo.stderr

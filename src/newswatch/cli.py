@@ -34,6 +34,8 @@ from newswatch.config import (
     Source,
     check_http_url,
     config_from_dict,
+    contact_missing,
+    default_config_path,
     load_config,
     parse_duration,
 )
@@ -313,6 +315,7 @@ def fetch(ctx: click.Context, app: App, source_names: tuple[str, ...]) -> None:
     sources = [config.source(name) for name in chosen] if chosen else config.sources
     if not sources:
         raise ConfigError(config.path, "sources", "no sources configured")
+    _ask_for_contact(config, sources)
     outcome = _run_fetch(app, list(sources))
     _print_reports(outcome.reports, verbose=app.verbose > 0)
     if outcome.interrupted_by is not None:
@@ -341,10 +344,30 @@ def run(ctx: click.Context, app: App, log_format: str) -> None:
     """
     if not app.config.sources:  # a bad configuration fails here, with exit status 2
         raise ConfigError(app.config.path, "sources", "no sources configured")
+    _ask_for_contact(app.config, app.config.sources)
     from newswatch.scheduler import run_daemon  # APScheduler is loaded only for the daemon
 
     config_path, db_path = app.config_path, app.db_path
     ctx.exit(run_daemon(lambda: load_config(config_path), database=db_path, log_format=log_format))
+
+
+def _ask_for_contact(config: Config, sources: Sequence[Source]) -> None:
+    """Until `contact` is set, every site is told to ask newswatch's project, not the user,
+    about the requests: say so at each fetch and daemon start (the demo fetches only its
+    own sample site, on this machine, and is not asked)."""
+    if not contact_missing(config, sources):
+        return
+    if config.path is None or config.path == default_config_path():
+        where = f"a copy of {default_config_path()} (then use it with --config)"
+    else:
+        where = str(config.path)
+    err.print(
+        "[yellow]warning:[/] \\[settings] contact is not set, so the sites you read are told to"
+        " ask newswatch's project page about your requests. Set your e-mail or web page in"
+        f' {escape(where)}: contact = "mailto:you@example.com"',
+        markup=True,
+        highlight=False,
+    )
 
 
 # --- parse ----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import ipaddress
 import math
 import re
 import tomllib
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
@@ -224,6 +225,24 @@ class Config(_Strict):
                 return source
         known = ", ".join(s.name for s in self.sources) or "none"
         raise ConfigError(self.path, "sources", f"no source named {name!r} (known: {known})")
+
+
+def contact_missing(config: Config, sources: Sequence[Source]) -> bool:
+    """Whether requests to other people's sites would carry no contact of the user's own:
+    `contact` left unset (the project's URL stands in) while a source is not on this machine.
+    An operator who wants to ask about the requests should reach whoever runs them."""
+    if config.settings.contact != PROJECT_URL:
+        return False
+    return any(not _is_this_machine(source.host) for source in sources)
+
+
+def _is_this_machine(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def default_config_path() -> Path:
