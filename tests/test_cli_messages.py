@@ -4,6 +4,7 @@ expected, counts in good English, errors that name what is wrong, a pipe closed 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -278,6 +279,19 @@ def test_a_term_written_as_a_regular_expression_is_warned_about(
     assert "E.ON" not in tested.stderr and "Li-ion" not in tested.stderr
 
 
+@pytest.fixture
+def logging_as_it_was() -> Iterator[None]:
+    """An in-process command sets log levels and handlers: put them back afterwards."""
+    loggers = [logging.getLogger(name) for name in ("", "apprise")]
+    levels = [logger.level for logger in loggers]
+    handlers = list(loggers[0].handlers)
+    yield
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.setLevel(level)
+    loggers[0].handlers[:] = handlers
+
+
+@pytest.mark.usefixtures("logging_as_it_was")
 def test_fetch_and_run_ask_for_a_contact_until_one_is_set(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
