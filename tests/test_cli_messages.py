@@ -18,6 +18,7 @@ import pytest
 from newswatch.notify import AlertTarget, register_targets
 from newswatch.store import Store
 from tests.conftest import FIXTURES, CliRunner, Route, ScriptedServer
+from tests.test_notify import Receiver
 
 RULE = "solid-state-battery"
 
@@ -340,3 +341,28 @@ def test_loopback_sources_and_the_demo_are_not_asked_for_a_contact(
     assert "contact" not in fetched.stderr
     demo = run_cli("demo")
     assert demo.returncode == 0 and "contact" not in demo.stderr
+
+
+def test_fetch_counts_alerts_in_good_english(
+    run_cli: CliRunner, tmp_path: Path, server: ScriptedServer
+) -> None:
+    hook = Receiver()
+    hook.start()
+    try:
+        server.serve_folder(FIXTURES / "portal")
+        config = tmp_path / "alerting.toml"
+        config.write_text(
+            '[settings]\ndatabase = "alerts.db"\nper_host_delay = 0\nretries = 0\n'
+            f'[[sources]]\nname = "portal"\nurl = "{server.base_url}/webpro1/main/newshome.asp"\n'
+            f'[[alerts]]\nname = "desk"\nurls = ["{hook.url}"]\n',
+            encoding="utf-8",
+        )
+        fetched = run_cli("--config", str(config), "fetch")
+    finally:
+        hook.stop()
+    assert fetched.returncode == 0, fetched.stderr
+    [message] = hook.received
+    stories = message.message.count("http://127.0.0.1")
+    assert stories > 1
+    assert f"alerts: 1 message sent, {stories} stories" in fetched.stderr
+    assert "(s)" not in fetched.stderr
