@@ -716,7 +716,7 @@ def status(app: App, as_json: bool) -> None:
     database = app.database()
     with app.store(must_exist=True) as store:
         running = daemonlock.is_held(database)
-        rows = store.source_status(daemon_running=running)
+        rows = store.source_status(daemon_running=running is not False)
         channels = store.alert_status()
     if app.db_path is None:  # the configuration's database: list its sources in its order
         order = {source.name: index for index, source in enumerate(app.config.sources)}
@@ -728,6 +728,9 @@ def status(app: App, as_json: bool) -> None:
         return
     if running:
         out.print("daemon: running (`newswatch run` holds this database)")
+    elif running is None:
+        lock = daemonlock.lock_path(database)
+        out.print(f"daemon: cannot tell ({lock} is not readable by this user)", style="yellow")
     else:
         out.print("daemon: not running (no `newswatch run` on this database)", style="dim")
     if not rows:

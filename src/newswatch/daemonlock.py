@@ -9,11 +9,16 @@ runs, and so whether the "next run" times in the database are plans or leftovers
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import filelock
+
+if sys.platform != "win32":
+    import fcntl
 
 from newswatch.errors import ConfigError, NewswatchError
 
@@ -51,10 +56,38 @@ def hold(database: Path) -> Iterator[None]:
         lock.release()
 
 
-def is_held(database: Path) -> bool:
-    """Whether a daemon runs on the database now: its lock is held. No lock file (no daemon
-    ever ran here) or one that cannot be opened (not ours to know) counts as not held."""
+def is_held(database: Path) -> bool | None:
+    """Whether a daemon runs on the database now: True while its lock is held, False when
+    it is free or there is no lock file (no daemon ever ran here), None when this user cannot
+    tell (the lock file cannot be read).
+
+    On POSIX the probe is a shared lock taken on a read-only descriptor, so it works for a
+    user other than the daemon's (a service runs as its own user, and the lock file is not
+    writable by others). It is held for an instant; a daemon starting then waits for it.
+    """
     path = lock_path(database)
+    if sys.platform == "win32":
+        return _is_held_portably(path)
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return None
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return None
+    else:
+        fcntl.flock(descriptor, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(descriptor)
+
+
+def _is_held_portably(path: Path) -> bool | None:
     if not path.exists():
         return False
     lock = filelock.FileLock(path, timeout=0)
@@ -63,6 +96,6 @@ def is_held(database: Path) -> bool:
     except filelock.Timeout:
         return True
     except OSError:
-        return False
+        return None
     lock.release()
     return False
