@@ -135,10 +135,15 @@ def test_configuration_errors_exit_2(run_cli: CliRunner, tmp_path: Path) -> None
 
 def test_a_bad_alert_url_is_one_clear_line(run_cli: CliRunner, tmp_path: Path) -> None:
     config = tmp_path / "alerts.toml"
-    config.write_text("[[alerts]]\nname = 'x'\nurls = ['notascheme://foo']\n", encoding="utf-8")
-    result = run_cli("--config", str(config), "status")
-    assert_clean_failure(result, 2, "alerts[0].urls[0]: not a notification URL apprise")
-    assert result.stderr.count("\n") == 1, result.stderr  # not apprise's log, not an echo
+    config.write_text(
+        "[[sources]]\nname = 's'\nurl = 'http://127.0.0.1:9/'\n"
+        "[[alerts]]\nname = 'x'\nurls = ['json://127.0.0.1:9/', 'notascheme://foo']\n",
+        encoding="utf-8",
+    )
+    for command in (["alerts", "test"], ["fetch"], ["run"]):  # before anything is sent
+        result = run_cli("--config", str(config), *command)
+        assert_clean_failure(result, 2, "alerts[0].urls[1]: not a notification URL apprise")
+        assert result.stderr.count("\n") == 1, result.stderr  # not apprise's log, not an echo
 
 
 def test_demo_then_read_the_database(run_cli: CliRunner, tmp_path: Path) -> None:

@@ -6,65 +6,71 @@ exit code (2 for configuration and usage problems, 1 otherwise), never a traceba
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
-import logging
-import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any, BinaryIO, TextIO, TypeVar, cast
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, TextIO, TypeVar, cast
 from urllib.parse import urlsplit
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
-from rich.text import Text
 
 from newswatch import __version__
-from newswatch.config import (
-    Config,
-    Source,
-    check_http_url,
-    config_from_dict,
-    load_config,
-    parse_retention,
-)
 from newswatch.errors import ConfigError, NewswatchError, QueryError
 from newswatch.export import FORMATS, ExportFormat, write_rows
-from newswatch.feedout import default_feed_id, feed_title, write_atom
-from newswatch.fetch import FEED_TYPES, Fetcher, FetchPolicy, decode_html
-from newswatch.models import Page
-from newswatch.notify import send_test
-from newswatch.parse import (
-    SiteProfile,
-    available_profiles,
-    load_profile,
-    parse_page,
-    profile_names,
-)
-from newswatch.parse.generic import GENERIC
-from newswatch.pipeline import Progress as PageProgress
-from newswatch.pipeline import SourceReport, config_rules, run_sources, source_profiles
-from newswatch.publish import prepare, publish
-from newswatch.rules import RuleSet, default_rules_path
-from newswatch.sampleserver import SampleSite
-from newswatch.store import MAX_RANKED_MATCHES, ExportKind, Store, utc_iso
 
+if TYPE_CHECKING:
+    import signal
+
+    from rich.console import Console
+
+    from newswatch.config import Config, Source
+    from newswatch.models import Page
+    from newswatch.pipeline import Progress as PageProgress
+    from newswatch.pipeline import SourceReport
+    from newswatch.rules import RuleSet
+    from newswatch.store import ExportKind, Store
+
+# Each command imports what it uses when it runs: `newswatch --version` and `--help` load
+# nothing but click, and `status` does not pay for the fetcher, the parsers or apprise.
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_SOURCE_FAILED = 1
 EXIT_USAGE = 2
 
+
+class _LazyConsole:
+    """A rich Console made on first use: importing rich costs what `--version` may not."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return getattr(self._console, name)
+
+
 # Text from pages and users is printed as it is: markup and :emoji: codes only where a
 # call asks for markup=True (and escapes what it interpolates).
-out = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
+out = cast("Console", _LazyConsole(highlight=False, soft_wrap=True, markup=False, emoji=False))
+err = cast(
+    "Console",
+    _LazyConsole(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False),
+)
+
+
+def escape(text: str) -> str:
+    """rich's markup escaping, imported when first needed."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 @dataclasses.dataclass
@@ -78,6 +84,8 @@ class App:
     @property
     def config(self) -> Config:
         if self._config is None:
+            from newswatch.config import load_config
+
             self._config = load_config(self.config_path)
         return self._config
 
@@ -91,10 +99,14 @@ class App:
             raise NewswatchError(
                 f"{path}: no database yet; run `newswatch fetch` first (or pass --db PATH)"
             )
+        from newswatch.store import Store
+
         with Store(path) as store:
             yield store
 
     def rules(self) -> RuleSet:
+        from newswatch.pipeline import config_rules
+
         return config_rules(self.config)
 
 
@@ -149,6 +161,8 @@ class _Group(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, verbose: int) -> None:
     """Watch energy-industry news; store every story once; flag what your rules select."""
+    import logging
+
     ctx.ensure_object(App)
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.basicConfig(
@@ -172,6 +186,15 @@ class FetchOutcome:
 
 
 def _run_fetch(app: App, sources: Sequence[Source]) -> FetchOutcome:
+    import asyncio
+    import signal
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from newswatch.fetch import Fetcher, FetchPolicy
+    from newswatch.pipeline import run_sources, source_profiles
+    from newswatch.publish import prepare, publish
+
     config = app.config
     profiles = source_profiles(config, sources)
     rules = app.rules()
@@ -229,6 +252,9 @@ def _run_fetch(app: App, sources: Sequence[Source]) -> FetchOutcome:
 
 def _print_reports(reports: Sequence[SourceReport], *, verbose: bool) -> None:
     """A table of figures per source, then what went wrong, one line each, on stderr."""
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title="newswatch fetch", title_justify="left")
     table.add_column("source", overflow="fold")  # whole, since --source needs the name
     for column in ("pages", "new", "ticker", "dups", "flags", "errors"):
@@ -301,6 +327,7 @@ def run(ctx: click.Context, app: App, log_format: str) -> None:
     """
     if not app.config.sources:  # a bad configuration fails here, with exit status 2
         raise ConfigError(app.config.path, "sources", "no sources configured")
+    from newswatch.config import load_config
     from newswatch.scheduler import run_daemon  # APScheduler is loaded only for the daemon
 
     config_path, db_path = app.config_path, app.db_path
@@ -308,6 +335,17 @@ def run(ctx: click.Context, app: App, log_format: str) -> None:
 
 
 # --- parse ----------------------------------------------------------------------------
+
+
+class _ProfileOption(click.Option):
+    """--profile, whose help lists the bundled profiles: found when help is shown, since
+    finding them loads the parsers."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from newswatch.parse import profile_names
+
+        self.help = f"Profile: a bundled name ({', '.join(profile_names())}) or a .toml file."
+        return super().get_help_record(ctx)
 
 
 def _to_jsonable(value: Any) -> Any:
@@ -324,6 +362,11 @@ def _to_jsonable(value: Any) -> Any:
 
 def _read_page(app: App, target: str) -> tuple[str, str]:
     """The HTML and the URL of a page given as a file path or an http(s) URL."""
+    import asyncio
+
+    from newswatch.config import check_http_url
+    from newswatch.fetch import FEED_TYPES, Fetcher, FetchPolicy, decode_html
+
     if target.lower().startswith(("http://", "https://")):
         try:
             check_http_url(target)
@@ -350,6 +393,9 @@ def _read_page(app: App, target: str) -> tuple[str, str]:
 
 
 def _print_page(page: Page) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
     article = page.article
     if article is not None:
         out.print(article.title, style="bold")
@@ -393,13 +439,16 @@ def _print_page(page: Page) -> None:
 @click.option(
     "--profile",
     "profile_ref",
+    cls=_ProfileOption,
     metavar="NAME|FILE",
-    help=f"Profile: a bundled name ({', '.join(profile_names())}) or a .toml file.",
+    help="Profile: a bundled name or a .toml file.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the parsed page as JSON.")
 @pass_app
 def parse(app: App, target: str, url: str | None, profile_ref: str | None, as_json: bool) -> None:
     """Show what the parser makes of one page (a saved file or a URL)."""
+    from newswatch.parse import load_profile, parse_page
+
     if url is not None and not url.startswith(("http://", "https://")):
         raise click.BadParameter(f"expected an http(s) URL, got {url!r}", param_hint="--url")
     html, page_url = _read_page(app, target)
@@ -419,6 +468,9 @@ def _profile_for_url(app: App, url: str) -> str:
     A configured source on the same host, else a bundled site profile that claims the
     host, else (a saved file, no host) the first configured source's, else the generic one.
     """
+    from newswatch.parse import SiteProfile, available_profiles, load_profile
+    from newswatch.parse.generic import GENERIC
+
     host = (urlsplit(url).hostname or "").lower()
     for source in app.config.sources:
         if host and source.host == host:
@@ -492,6 +544,9 @@ def rules_test(app: App, as_json: bool) -> None:
 
 
 def _print_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title=title, title_justify="left")
     for column in columns:
         table.add_column(column, overflow="fold")
@@ -525,6 +580,15 @@ def _cell(value: Any) -> str:
     if isinstance(value, list | tuple):
         return ", ".join(str(v) for v in value)
     return str(value)
+
+
+class _MaxRankedOption(click.Option):
+    """--max-ranked, whose default is the store's, read when the option is used."""
+
+    def get_default(self, ctx: click.Context, call: bool = True) -> Any:
+        from newswatch.store import MAX_RANKED_MATCHES
+
+        return MAX_RANKED_MATCHES
 
 
 def _print_json_rows(rows: Sequence[dict[str, Any]]) -> None:
@@ -589,8 +653,8 @@ def _print_flagged_stories(rows: Sequence[dict[str, Any]]) -> None:
 )
 @click.option(
     "--max-ranked",
+    cls=_MaxRankedOption,
     type=click.IntRange(min=1),
-    default=MAX_RANKED_MATCHES,
     show_default=True,
     help="When more than N articles match, list the most recently stored first instead of"
     " ranking them.",
@@ -651,6 +715,8 @@ def status(app: App, as_json: bool) -> None:
 def _retention_option(
     _ctx: click.Context, param: click.Parameter, value: str | None
 ) -> float | None:
+    from newswatch.config import parse_retention
+
     if value is None:
         return None
     try:
@@ -683,6 +749,8 @@ def prune(app: App, older_than: float | None) -> None:
     if keep is None:
         out.print('keep_log is "forever": nothing pruned')
         return
+    from newswatch.store import utc_iso
+
     cutoff = datetime.now(UTC) - timedelta(seconds=keep)
     with app.store(must_exist=True) as store:
         result = store.prune_log(cutoff)
@@ -708,6 +776,8 @@ def alerts_test(ctx: click.Context, app: App) -> None:
     """Send a test message to every URL of every alert target; exit 1 if any failed."""
     if not app.config.alerts:
         raise ConfigError(app.config.path, "alerts", "no [[alerts]] targets configured")
+    from newswatch.notify import send_test
+
     app.rules()  # an alert target naming a rule that does not exist is a configuration error
     outcomes = send_test(app.config.alerts)
     for outcome in outcomes:
@@ -743,6 +813,8 @@ def feed(
     app: App, rule: str | None, limit: int, title: str | None, self_url: str | None, output: Path
 ) -> None:
     """Write an Atom feed of flagged stories, newest first, for any feed reader."""
+    from newswatch.feedout import default_feed_id, feed_title, write_atom
+
     with app.store(must_exist=True) as store:
         rows = store.flagged(rule=rule, limit=limit)
     with _output(output, "wb") as stream:
@@ -874,6 +946,10 @@ def demo_site_root() -> Path:
 @pass_app
 def demo(app: App) -> None:
     """Fetch a sample portal bundled with newswatch, served on 127.0.0.1; no network needed."""
+    from newswatch.config import config_from_dict
+    from newswatch.rules import default_rules_path
+    from newswatch.sampleserver import SampleSite
+
     database = app.db_path or Path("newswatch-demo.db")
     with SampleSite(demo_site_root(), port=DEMO_PORT) as site:
         base = app.config.path.parent if app.config.path else Path.cwd()
