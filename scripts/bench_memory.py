@@ -83,8 +83,9 @@ def main() -> None:
     reference = reference_kib()
     with (
         tempfile.TemporaryDirectory(prefix="newswatch-bench-memory-") as scratch,
-        PortalProcess(hosts=HOSTS, articles=50, latency=0.01, publish_every=args.publish_every)
-        as portal,
+        PortalProcess(
+            hosts=HOSTS, articles=50, latency=0.01, publish_every=args.publish_every
+        ) as portal,
     ):
         folder = Path(scratch)
         config = write_config(folder, portal.hosts, delay=0.05, interval=f"{args.interval}s")
