@@ -85,6 +85,9 @@ article_lsh    the MinHash LSH band keys of each original article long enough to
     article was first seen, so that storing touches only this week's part of the index
     however long the history (see STORY_WEEKS).
     week (whole weeks since 1970-01-01), key, article_id.
+lsh_rekey      present only while an upgrade computes article_lsh's keys again (schema v10):
+    next_id, the last article done; the new keys go to article_lsh_rekeyed, which then
+    replaces article_lsh. Both disappear when the upgrade is done.
 article_aliases  canonical URLs of links that redirected to a stored article (http to https, a
     tracking hop, a moved page), so they count as known and are not fetched again.
     url (primary key), article_id.
@@ -728,6 +731,22 @@ known from then on, so they are not fetched again every run, and a flagged tease
 to one is the article's story."""
 
 
+_SCHEMA_V10 = """
+CREATE TABLE article_lsh_rekeyed (
+    week INTEGER NOT NULL,
+    key INTEGER NOT NULL,
+    article_id INTEGER NOT NULL REFERENCES articles(id),
+    PRIMARY KEY (week, key, article_id)
+) WITHOUT ROWID;
+CREATE TABLE lsh_rekey (next_id INTEGER NOT NULL);
+INSERT INTO lsh_rekey VALUES (0);
+"""
+"""MinHash signatures are taken with newswatch's own one-permutation scheme (datasketch, whose
+import loaded SciPy, is gone), so every stored LSH key is computed again. The migration only
+sets the work up; `Store._rekey` does it a batch per transaction, so an upgrade cut short
+keeps what it did and the next start goes on from there."""
+
+
 def _migrate_to_v6(db: Database) -> None:
     """LSH keys computed again and filed by week. Signatures are now taken with
     datasketch's 64-bit affine permutations (35 times faster than the former pure-Python
@@ -764,6 +783,8 @@ def _index_stored_articles(db: Database) -> None:
 _SLOW_REINDEX_ARTICLES = 20_000
 _REINDEX_SECONDS_PER_ARTICLE = 0.0006
 """Shingles and a signature per article, measured on 2 cores."""
+_REKEY_BATCH = 1000
+"""Articles per transaction of the v10 upgrade: about a second of work each."""
 
 
 def _lsh_keys_of(shingle_set: frozenset[int]) -> list[int]:
@@ -891,6 +912,7 @@ MIGRATIONS: tuple[Callable[[Database], None], ...] = (
     _run_script(_SCHEMA_V7),
     _run_script(_SCHEMA_V8),
     _run_script(_SCHEMA_V9),
+    _run_script(_SCHEMA_V10),  # then Store._rekey, resumable
 )
 """MIGRATIONS[n] upgrades a database from user_version n to n + 1. Append only."""
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -984,6 +1006,49 @@ class Store:
         self.db.execute("PRAGMA wal_autocheckpoint = 10000")
         if self._user_version() < SCHEMA_VERSION:
             self._migrate()
+        if self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'lsh_rekey'").fetchone():
+            self._rekey()
+
+    def _rekey(self) -> None:
+        """Finish schema v10: every original article's LSH keys computed again, a batch per
+        transaction, recording how far it got (another process opening the database meanwhile
+        helps with the same batches, never twice); then the new keys replace the old."""
+        remaining = self.db.execute(
+            "SELECT count(*) FROM articles WHERE duplicate_of IS NULL"
+            " AND id > (SELECT next_id FROM lsh_rekey)"
+        ).fetchone()[0]
+        if remaining >= _SLOW_REINDEX_ARTICLES:
+            log.warning(
+                "upgrading the database: computing the near-duplicate keys of %d articles"
+                " again (about %d minutes, once; if stopped, it goes on from there)",
+                remaining,
+                max(1, round(remaining * _REINDEX_SECONDS_PER_ARTICLE / 60)),
+            )
+        while True:
+            with self._transaction():
+                exists = "SELECT 1 FROM sqlite_master WHERE name = 'lsh_rekey'"
+                if not self.db.execute(exists).fetchone():
+                    return  # another process finished it
+                rows = self.db.execute(
+                    "SELECT id, first_seen, body FROM articles WHERE duplicate_of IS NULL"
+                    " AND id > (SELECT next_id FROM lsh_rekey) ORDER BY id LIMIT ?",
+                    [_REKEY_BATCH],
+                ).fetchall()
+                if not rows:
+                    self.db.execute("DROP TABLE article_lsh")
+                    self.db.execute("ALTER TABLE article_lsh_rekeyed RENAME TO article_lsh")
+                    self.db.execute("DROP TABLE lsh_rekey")
+                    return
+                self.db.conn.executemany(
+                    "INSERT OR IGNORE INTO article_lsh_rekeyed (week, key, article_id)"
+                    " VALUES (?, ?, ?)",
+                    [
+                        (_week_of(first_seen), key, article_id)
+                        for article_id, first_seen, body in rows
+                        for key in _lsh_keys_of(shingles(body))
+                    ],
+                )
+                self.db.execute("UPDATE lsh_rekey SET next_id = ?", [rows[-1][0]])
 
     def _user_version(self) -> int:
         version: int = self.db.execute("PRAGMA user_version").fetchone()[0]
