@@ -10,9 +10,12 @@ The reference, measured in the same run on the same file, is reading every body 
 (the least any upgrade that looks at the bodies must do). Prints the upgrade's wall time,
 per article, and its ratio to the reference; `--stop-after` also interrupts a first attempt
 after that many seconds (as a user pressing Ctrl-C would) and times the rest, to show an
-upgrade cut short goes on from where it stopped. Usage:
+upgrade cut short goes on from where it stopped (the first attempt is killed with SIGKILL,
+as by a power cut or the OOM killer: nothing is cleaned up). `--keep` leaves the database in
+the work folder, and a later run with the same `--workdir` and size starts from it instead
+of building it again. Usage:
 
-    python scripts/bench_upgrade.py [--articles 1000000] [--stop-after 5] [--workdir DIR]
+    python scripts/bench_upgrade.py [--articles 1000000] [--stop-after 5] [--workdir DIR] [--keep]
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from pathlib import Path
 from newswatch import store as store_module
 from newswatch.rules import RuleMatch
 from newswatch.store import Store
-from synthetic_news import at_rest, grow, page
+from synthetic_news import grow, page
 
 SEED_PAGES = 1000
 
@@ -47,9 +50,16 @@ def build(path: Path, articles: int) -> None:
         for number in range(min(SEED_PAGES, articles)):
             store.save_page("bench", page(rng, number), fetch_id=None, matcher=matcher)
         grow(store, articles)
+
+
+def set_up_v10(path: Path) -> None:
+    """The state the v10 migration leaves: the new-key table empty, nothing done."""
+    with sqlite3.connect(path, isolation_level=None) as db:
+        db.execute("DROP TABLE IF EXISTS article_lsh_rekeyed")
+        db.execute("DROP TABLE IF EXISTS lsh_rekey")
         for statement in store_module._statements(store_module._SCHEMA_V10):
-            store.db.execute(statement)
-        at_rest(store)
+            db.execute(statement)
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def read_every_body(path: Path) -> float:
@@ -62,17 +72,16 @@ def read_every_body(path: Path) -> float:
 
 def upgrade(path: Path, stop_after: float | None = None) -> float:
     """Open the database in another process (as a user's first command after upgrading
-    would), interrupted with SIGINT after `stop_after` seconds if given; its wall time."""
+    would), killed after `stop_after` seconds if given; its wall time."""
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-c", f"from newswatch.store import Store; Store({str(path)!r}).close()"],
-        stderr=subprocess.DEVNULL if stop_after is not None else None,  # no KeyboardInterrupt
+        [sys.executable, "-c", f"from newswatch.store import Store; Store({str(path)!r}).close()"]
     )
     if stop_after is not None:
         try:
             process.wait(timeout=stop_after)
         except subprocess.TimeoutExpired:
-            process.send_signal(signal.SIGINT)
+            process.send_signal(signal.SIGKILL)
     process.wait()
     return time.perf_counter() - started
 
@@ -94,21 +103,24 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=1_000_000)
     parser.add_argument("--stop-after", type=float, default=None, help="seconds")
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--keep", action="store_true", help="keep the database for a next run")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="newswatch-bench-upgrade-"))
     path = workdir / f"upgrade-{args.articles}.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    started = time.perf_counter()
-    build(path, args.articles)
-    print(f"built {args.articles:,} articles in {time.perf_counter() - started:.0f}s", flush=True)
+    if not path.exists():
+        started = time.perf_counter()
+        build(path, args.articles)
+        print(f"built {args.articles:,} articles in {time.perf_counter() - started:.0f}s")
+    set_up_v10(path)
     os.sync()
     reference = read_every_body(path)
     wall = 0.0
     if args.stop_after is not None:
         wall += upgrade(path, args.stop_after)
+        left = remaining(path)
         print(
-            f"first attempt interrupted after {wall:.1f}s: {remaining(path):,} articles left",
+            f"first attempt killed after {wall:.1f}s: "
+            + (f"{left:,} articles left" if left is not None else "it had finished"),
             flush=True,
         )
     wall += upgrade(path)
@@ -122,8 +134,11 @@ def main() -> None:
         f"upgrade to v10 (all keys again)  {wall:8.1f} s  ({wall / reference:.1f}x the reference;"
         f" {wall / args.articles * 1000:.2f} ms per article; {keyed:,} articles keyed)"
     )
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    if not args.keep:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        if args.workdir is None:
+            workdir.rmdir()
 
 
 if __name__ == "__main__":
