@@ -180,9 +180,11 @@ def test_file_that_is_not_sqlite_is_refused(tmp_path: Path) -> None:
         Store(path)
 
 
-def test_fts_index_is_found_by_sqlite_utils_and_datasette(store: Store) -> None:
+def test_fts_index_is_found_by_sqlite_utils_and_datasette(store: Store, db_path: Path) -> None:
     # Datasette and `sqlite-utils search` find the index the same way.
-    assert store.db.table("articles").detect_fts() == "articles_fts"
+    import sqlite_utils
+
+    assert sqlite_utils.Database(db_path).table("articles").detect_fts() == "articles_fts"
 
 
 def test_timestamps_are_utc_iso(store: Store, db_path: Path) -> None:

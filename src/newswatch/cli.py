@@ -6,77 +6,80 @@ exit code (2 for configuration and usage problems, 1 otherwise), never a traceba
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import logging
 import math
 import os
-import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any, BinaryIO, TextIO, TypeVar, cast
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, TextIO, TypeVar, cast
 from urllib.parse import urlsplit
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
-from rich.text import Text
 
-from newswatch import __version__, daemonlock
-from newswatch.config import (
-    Config,
-    Source,
-    check_http_url,
-    config_from_dict,
-    contact_missing,
-    default_config_path,
-    load_config,
-    parse_duration,
-)
+from newswatch import __version__
 from newswatch.errors import ConfigError, NewswatchError, QueryError
 from newswatch.export import FORMATS, ExportFormat, write_rows
-from newswatch.feedout import default_feed_id, feed_title, write_atom
-from newswatch.fetch import FEED_TYPES, Fetcher, FetchPolicy, decode_html
-from newswatch.models import Page
-from newswatch.notify import send_test
-from newswatch.parse import (
-    Profile,
-    SiteProfile,
-    available_profiles,
-    load_profile,
-    parse_page,
-    profile_names,
-)
-from newswatch.parse.generic import GENERIC
-from newswatch.pipeline import Progress as PageProgress
-from newswatch.pipeline import SourceReport, config_rules, run_sources, source_profiles
-from newswatch.publish import prepare, publish
-from newswatch.rules import RuleSet, default_rules_path
-from newswatch.sampleserver import SampleSite
-from newswatch.store import MAX_RANKED_MATCHES, ExportKind, Store, utc_iso
 
+if TYPE_CHECKING:
+    import signal
+
+    from rich.console import Console
+
+    from newswatch.config import Config, Source
+    from newswatch.models import Page
+    from newswatch.parse import Profile
+    from newswatch.pipeline import Progress as PageProgress
+    from newswatch.pipeline import SourceReport
+    from newswatch.rules import RuleSet
+    from newswatch.store import ExportKind, Store
+
+# Each command imports what it uses when it runs: `newswatch --version` and `--help` load
+# nothing but click, and `status` does not pay for the fetcher, the parsers or apprise.
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_SOURCE_FAILED = 1
 EXIT_USAGE = 2
 
 
+class _LazyConsole:
+    """A rich Console made on first use: importing rich costs what `--version` may not."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            class _Console(Console):
+                def on_broken_pipe(self) -> None:
+                    """As any write to a closed pipe (rich would exit 1): see _Group.invoke."""
+                    raise BrokenPipeError
+
+            self._console = _Console(**self._options)
+        return getattr(self._console, name)
+
+
 # Text from pages and users is printed as it is: markup and :emoji: codes only where a
 # call asks for markup=True (and escapes what it interpolates).
-class _Console(Console):
-    def on_broken_pipe(self) -> None:
-        """Like any write to a closed pipe (rich would exit 1 here): see _Group.invoke."""
-        raise BrokenPipeError
+out = cast("Console", _LazyConsole(highlight=False, soft_wrap=True, markup=False, emoji=False))
+err = cast(
+    "Console",
+    _LazyConsole(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False),
+)
 
 
-out = _Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
-err = _Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
+def escape(text: str) -> str:
+    """rich's markup escaping, imported when first needed."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 @dataclasses.dataclass
@@ -92,6 +95,8 @@ class App:
     @property
     def config(self) -> Config:
         if self._config is None:
+            from newswatch.config import load_config
+
             self._config = load_config(self.config_path)
         return self._config
 
@@ -105,10 +110,14 @@ class App:
             raise NewswatchError(
                 f"{path}: no database yet; run `newswatch fetch` first (or pass --db PATH)"
             )
+        from newswatch.store import Store
+
         with Store(path) as store:
             yield store
 
     def rules(self) -> RuleSet:
+        from newswatch.pipeline import config_rules
+
         ruleset = config_rules(self.config)
         if not self._rules_checked:  # once per command, however often the rules are read
             self._rules_checked = True
@@ -213,6 +222,15 @@ class FetchOutcome:
 
 
 def _run_fetch(app: App, sources: Sequence[Source]) -> FetchOutcome:
+    import asyncio
+    import signal
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from newswatch.fetch import Fetcher, FetchPolicy
+    from newswatch.pipeline import run_sources, source_profiles
+    from newswatch.publish import prepare, publish
+
     config = app.config
     profiles = source_profiles(config, sources)
     rules = app.rules()
@@ -271,6 +289,9 @@ def _run_fetch(app: App, sources: Sequence[Source]) -> FetchOutcome:
 
 def _print_reports(reports: Sequence[SourceReport], *, verbose: bool) -> None:
     """A table of figures per source, then what went wrong, one line each, on stderr."""
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title="newswatch fetch", title_justify="left")
     table.add_column("source", overflow="fold")  # whole, since --source needs the name
     for column in ("pages", "new", "ticker", "dups", "flags", "errors"):
@@ -345,6 +366,7 @@ def run(ctx: click.Context, app: App, log_format: str) -> None:
     if not app.config.sources:  # a bad configuration fails here, with exit status 2
         raise ConfigError(app.config.path, "sources", "no sources configured")
     _ask_for_contact(app.config, app.config.sources)
+    from newswatch.config import load_config
     from newswatch.scheduler import run_daemon  # APScheduler is loaded only for the daemon
 
     config_path, db_path = app.config_path, app.db_path
@@ -355,6 +377,8 @@ def _ask_for_contact(config: Config, sources: Sequence[Source]) -> None:
     """Until `contact` is set, every site is told to ask newswatch's project, not the user,
     about the requests: say so at each fetch and daemon start (the demo fetches only its
     own sample site, on this machine, and is not asked)."""
+    from newswatch.config import contact_missing, default_config_path
+
     if not contact_missing(config, sources):
         return
     if config.path is None or config.path == default_config_path():
@@ -373,6 +397,17 @@ def _ask_for_contact(config: Config, sources: Sequence[Source]) -> None:
 # --- parse ----------------------------------------------------------------------------
 
 
+class _ProfileOption(click.Option):
+    """--profile, whose help lists the bundled profiles: found when help is shown, since
+    finding them loads the parsers."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from newswatch.parse import profile_names
+
+        self.help = f"Profile: a bundled name ({', '.join(profile_names())}) or a .toml file."
+        return super().get_help_record(ctx)
+
+
 def _to_jsonable(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {k: _to_jsonable(v) for k, v in dataclasses.asdict(value).items()}
@@ -387,6 +422,11 @@ def _to_jsonable(value: Any) -> Any:
 
 def _read_page(app: App, target: str) -> tuple[str, str]:
     """The HTML and the URL of a page given as a file path or an http(s) URL."""
+    import asyncio
+
+    from newswatch.config import check_http_url
+    from newswatch.fetch import FEED_TYPES, Fetcher, FetchPolicy, decode_html
+
     if target.lower().startswith(("http://", "https://")):
         try:
             check_http_url(target)
@@ -413,6 +453,9 @@ def _read_page(app: App, target: str) -> tuple[str, str]:
 
 
 def _print_page(page: Page) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
     article = page.article
     if article is not None:
         out.print(article.title, style="bold")
@@ -456,13 +499,16 @@ def _print_page(page: Page) -> None:
 @click.option(
     "--profile",
     "profile_ref",
+    cls=_ProfileOption,
     metavar="NAME|FILE",
-    help=f"Profile: a bundled name ({', '.join(profile_names())}) or a .toml file.",
+    help="Profile: a bundled name or a .toml file.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the parsed page as JSON.")
 @pass_app
 def parse(app: App, target: str, url: str | None, profile_ref: str | None, as_json: bool) -> None:
     """Show what the parser makes of one page (a saved file or a URL)."""
+    from newswatch.parse import load_profile, parse_page
+
     if url is not None and not url.startswith(("http://", "https://")):
         raise click.BadParameter(f"expected an http(s) URL, got {url!r}", param_hint="--url")
     html, page_url = _read_page(app, target)
@@ -487,6 +533,10 @@ def _profile_for(app: App, html: str, url: str) -> tuple[Profile, str]:
     then bundled) that finds anything on it, else the generic one; never just the first
     source's, which may belong to another site altogether.
     """
+    from newswatch.parse import SiteProfile, available_profiles, load_profile, parse_page
+    from newswatch.parse.generic import GENERIC
+    from newswatch.pipeline import source_profiles
+
     host = (urlsplit(url).hostname or "").lower()
     config = app.config
     configured = [s for s in config.sources if not host or s.host == host]
@@ -602,6 +652,15 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+class _MaxRankedOption(click.Option):
+    """--max-ranked, whose default is the store's, read when the option is used."""
+
+    def get_default(self, ctx: click.Context, call: bool = True) -> Any:
+        from newswatch.store import MAX_RANKED_MATCHES
+
+        return MAX_RANKED_MATCHES
+
+
 def _print_json_rows(rows: Sequence[dict[str, Any]]) -> None:
     click.echo(json.dumps(_to_jsonable(list(rows)), ensure_ascii=False, indent=2))
 
@@ -673,8 +732,8 @@ def _print_flagged_stories(rows: Sequence[dict[str, Any]]) -> None:
 )
 @click.option(
     "--max-ranked",
+    cls=_MaxRankedOption,
     type=click.IntRange(min=1),
-    default=MAX_RANKED_MATCHES,
     show_default=True,
     help="When more than N articles match, list the most recently stored first instead of"
     " ranking them.",
@@ -713,6 +772,8 @@ def search(
 def status(app: App, as_json: bool) -> None:
     """Whether a daemon runs; per source, what is stored and how the last runs went; the
     alert channels' health."""
+    from newswatch import daemonlock
+
     database = app.database()
     with app.store(must_exist=True) as store:
         running = daemonlock.is_held(database)
@@ -747,6 +808,8 @@ def _retention_option(
     _ctx: click.Context, param: click.Parameter, value: str | None
 ) -> float | None:
     """Seconds; infinity for "forever" (nothing is that old); 0 prunes all that may go."""
+    from newswatch.config import parse_duration
+
     if value is None:
         return None
     if value.strip().lower() == "forever":
@@ -781,6 +844,8 @@ def prune(app: App, older_than: float | None) -> None:
         why = "--older-than forever" if older_than is not None else 'keep_log is "forever"'
         out.print(f"{why}: nothing pruned")
         return
+    from newswatch.store import utc_iso
+
     cutoff = datetime.now(UTC) - timedelta(seconds=keep)
     with app.store(must_exist=True) as store:
         result = store.prune_log(cutoff)
@@ -806,6 +871,8 @@ def alerts_test(ctx: click.Context, app: App) -> None:
     """Send a test message to every URL of every alert target; exit 1 if any failed."""
     if not app.config.alerts:
         raise ConfigError(app.config.path, "alerts", "no [[alerts]] targets configured")
+    from newswatch.notify import send_test
+
     app.rules()  # an alert target naming a rule that does not exist is a configuration error
     outcomes = send_test(app.config.alerts)
     for outcome in outcomes:
@@ -841,6 +908,8 @@ def feed(
     app: App, rule: str | None, limit: int, title: str | None, self_url: str | None, output: Path
 ) -> None:
     """Write an Atom feed of flagged stories, newest first, for any feed reader."""
+    from newswatch.feedout import default_feed_id, feed_title, write_atom
+
     with app.store(must_exist=True) as store:
         _check_rule(app, store, rule)
         rows = store.flagged(rule=rule, limit=limit)
@@ -997,6 +1066,10 @@ def demo_site_root() -> Path:
 @pass_app
 def demo(app: App) -> None:
     """Fetch a sample portal bundled with newswatch, served on 127.0.0.1; no network needed."""
+    from newswatch.config import config_from_dict
+    from newswatch.rules import default_rules_path
+    from newswatch.sampleserver import SampleSite
+
     database = app.db_path or Path("newswatch-demo.db")
     with SampleSite(demo_site_root(), port=DEMO_PORT) as site:
         base = app.config.path.parent if app.config.path else Path.cwd()

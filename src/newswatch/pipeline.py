@@ -25,7 +25,7 @@ from newswatch.dedup import canonical_url, is_followable
 from newswatch.errors import ConfigError
 from newswatch.fetch import FEED_TYPES, HTML_TYPES, Fetcher, FetchResult, RobotsFile
 from newswatch.models import Article, Page
-from newswatch.notify import check_alert_rules
+from newswatch.notify import check_alert_targets
 from newswatch.parse import (
     FeedProfile,
     GenericProfile,
@@ -527,7 +527,7 @@ def config_rules(config: Config) -> RuleSet:
     name rules that exist."""
     rules = load_rules(config.rules_path or default_rules_path())
     names = [rule.name for rule in rules.rules]
-    check_alert_rules(config.alerts, names, config.path)
+    check_alert_targets(config.alerts, names, config.path)
     for index, feed in enumerate(config.feeds):
         if feed.rule is not None and feed.rule not in names:
             known = ", ".join(names)

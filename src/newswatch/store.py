@@ -86,6 +86,9 @@ article_lsh    the MinHash LSH band keys of each original article long enough to
     article was first seen, so that storing touches only this week's part of the index
     however long the history (see STORY_WEEKS).
     week (whole weeks since 1970-01-01), key, article_id.
+lsh_rekey      present only while an upgrade computes article_lsh's keys again (schema v10):
+    next_id, the last article done; the new keys go to article_lsh_rekeyed, which then
+    replaces article_lsh. Both disappear when the upgrade is done.
 article_aliases  canonical URLs of links that redirected to a stored article (http to https, a
     tracking hop, a moved page), so they count as known and are not fetched again.
     url (primary key), article_id.
@@ -133,8 +136,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Protocol
 
-import sqlite_utils
-
 from newswatch.dedup import (
     canonical_url,
     fingerprint,
@@ -149,6 +150,52 @@ from newswatch.errors import ConfigError, NewswatchError, QueryError
 from newswatch.models import Article, Page, TickerItem
 
 log = logging.getLogger(__name__)
+
+
+class Database:
+    """The store's connection: statements outside a transaction commit at once, as each
+    write is one (the store opens BEGIN IMMEDIATE for the rest); rows come as dicts when
+    asked for. On sqlite3 alone: sqlite-utils, which did this before, took a sixth of a
+    second and NumPy to import for every command that opened a database."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        connection.isolation_level = None  # no implicit BEGIN: see above
+        connection.execute("PRAGMA recursive_triggers = ON")
+        self.conn = connection
+
+    def execute(
+        self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] = ()
+    ) -> sqlite3.Cursor:
+        return self.conn.execute(sql, parameters)
+
+    def query(
+        self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] = ()
+    ) -> Iterator[dict[str, Any]]:
+        """The rows of a SELECT as dicts, column name to value."""
+        cursor = self.conn.execute(sql, parameters)
+        names = [column[0] for column in cursor.description]
+        return (dict(zip(names, row, strict=True)) for row in cursor)
+
+    def table_names(self) -> list[str]:
+        return [
+            row[0] for row in self.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        ]
+
+    def enable_wal(self) -> None:
+        if self.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            self.execute("PRAGMA journal_mode = wal")
+
+    def commit(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self.conn.close()
+
 
 BUSY_TIMEOUT_SECONDS = 30.0
 _SLOW_LOCK_SECONDS = 1.0
@@ -440,8 +487,8 @@ def _statements(script: str) -> Iterator[str]:
         raise ValueError(f"incomplete SQL statement: {pending.strip()[:60]!r}")
 
 
-def _run_script(script: str) -> Callable[[sqlite_utils.Database], None]:
-    def migrate(db: sqlite_utils.Database) -> None:
+def _run_script(script: str) -> Callable[[Database], None]:
+    def migrate(db: Database) -> None:
         for statement in _statements(script):
             db.execute(statement)
 
@@ -685,7 +732,23 @@ known from then on, so they are not fetched again every run, and a flagged tease
 to one is the article's story."""
 
 
-def _migrate_to_v6(db: sqlite_utils.Database) -> None:
+_SCHEMA_V10 = """
+CREATE TABLE article_lsh_rekeyed (
+    week INTEGER NOT NULL,
+    key INTEGER NOT NULL,
+    article_id INTEGER NOT NULL REFERENCES articles(id),
+    PRIMARY KEY (week, key, article_id)
+) WITHOUT ROWID;
+CREATE TABLE lsh_rekey (next_id INTEGER NOT NULL);
+INSERT INTO lsh_rekey VALUES (0);
+"""
+"""MinHash signatures are taken with newswatch's own one-permutation scheme (datasketch, whose
+import loaded SciPy, is gone), so every stored LSH key is computed again. The migration only
+sets the work up; `Store._rekey` does it a batch per transaction, so an upgrade cut short
+keeps what it did and the next start goes on from there."""
+
+
+def _migrate_to_v6(db: Database) -> None:
     """LSH keys computed again and filed by week. Signatures are now taken with
     datasketch's 64-bit affine permutations (35 times faster than the former pure-Python
     ones), so keys stored by earlier versions would never meet the new ones; and keys
@@ -695,7 +758,7 @@ def _migrate_to_v6(db: sqlite_utils.Database) -> None:
     _index_stored_articles(db)
 
 
-def _index_stored_articles(db: sqlite_utils.Database) -> None:
+def _index_stored_articles(db: Database) -> None:
     """Every stored original article's LSH keys, batch by batch (about 10 minutes a million:
     said in the log when it is long enough to be noticed)."""
     total = db.execute("SELECT count(*) FROM articles WHERE duplicate_of IS NULL").fetchone()[0]
@@ -721,6 +784,8 @@ def _index_stored_articles(db: sqlite_utils.Database) -> None:
 _SLOW_REINDEX_ARTICLES = 20_000
 _REINDEX_SECONDS_PER_ARTICLE = 0.0006
 """Shingles and a signature per article, measured on 2 cores."""
+_REKEY_BATCH = 1000
+"""Articles per transaction of the v10 upgrade: about a second of work each."""
 
 
 def _lsh_keys_of(shingle_set: frozenset[int]) -> list[int]:
@@ -732,9 +797,7 @@ def _week_of(timestamp: str) -> int:
     return int(datetime.fromisoformat(timestamp).timestamp()) // WEEK_SECONDS
 
 
-def _insert_lsh_keys(
-    db: sqlite_utils.Database, article_id: int, week: int, keys: Sequence[int]
-) -> None:
+def _insert_lsh_keys(db: Database, article_id: int, week: int, keys: Sequence[int]) -> None:
     db.conn.executemany(
         "INSERT OR IGNORE INTO article_lsh (week, key, article_id) VALUES (?, ?, ?)",
         [(week, key, article_id) for key in keys],
@@ -840,7 +903,7 @@ instead of counting a million rows; indexes for the runs a status asks about; ro
 files kept between processes."""
 
 
-MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
+MIGRATIONS: tuple[Callable[[Database], None], ...] = (
     _run_script(_SCHEMA_V1),
     _run_script(_SCHEMA_V2),
     _run_script(_SCHEMA_V3),
@@ -850,6 +913,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _run_script(_SCHEMA_V7),
     _run_script(_SCHEMA_V8),
     _run_script(_SCHEMA_V9),
+    _run_script(_SCHEMA_V10),  # then Store._rekey, resumable
 )
 """MIGRATIONS[n] upgrades a database from user_version n to n + 1. Append only."""
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -872,6 +936,18 @@ def _quote_hyphenated(query: str) -> str:
     )
 
 
+_WORD_OR_QUOTED = re.compile(r'\s+|(".*?")')
+
+
+def _quote_words(query: str) -> str:
+    """A plain-words query with every word quoted, so FTS5 reads no operator or column in it
+    (an unbalanced quote is closed at the end)."""
+    if query.count('"') % 2:
+        query += '"'
+    parts = [part for part in _WORD_OR_QUOTED.split(query) if part and part != '""']
+    return " ".join(part if part.startswith('"') else f'"{part}"' for part in parts)
+
+
 _JSON_COLUMNS = ("matched", "evidence", "fields")
 
 
@@ -889,7 +965,7 @@ class Store:
             )
         except (OSError, sqlite3.Error) as error:
             raise NewswatchError(f"{self.path}: cannot open database: {error}") from error
-        self.db = sqlite_utils.Database(connection, execute_plugins=False)
+        self.db = Database(connection)
         try:
             self._prepare()
         except sqlite3.DatabaseError as error:
@@ -931,6 +1007,49 @@ class Store:
         self.db.execute("PRAGMA wal_autocheckpoint = 10000")
         if self._user_version() < SCHEMA_VERSION:
             self._migrate()
+        if self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'lsh_rekey'").fetchone():
+            self._rekey()
+
+    def _rekey(self) -> None:
+        """Finish schema v10: every original article's LSH keys computed again, a batch per
+        transaction, recording how far it got (another process opening the database meanwhile
+        helps with the same batches, never twice); then the new keys replace the old."""
+        remaining = self.db.execute(
+            "SELECT count(*) FROM articles WHERE duplicate_of IS NULL"
+            " AND id > (SELECT next_id FROM lsh_rekey)"
+        ).fetchone()[0]
+        if remaining >= _SLOW_REINDEX_ARTICLES:
+            log.warning(
+                "upgrading the database: computing the near-duplicate keys of %d articles"
+                " again (about %d minutes, once; if stopped, it goes on from there)",
+                remaining,
+                max(1, round(remaining * _REINDEX_SECONDS_PER_ARTICLE / 60)),
+            )
+        while True:
+            with self._transaction():
+                exists = "SELECT 1 FROM sqlite_master WHERE name = 'lsh_rekey'"
+                if not self.db.execute(exists).fetchone():
+                    return  # another process finished it
+                rows = self.db.execute(
+                    "SELECT id, first_seen, body FROM articles WHERE duplicate_of IS NULL"
+                    " AND id > (SELECT next_id FROM lsh_rekey) ORDER BY id LIMIT ?",
+                    [_REKEY_BATCH],
+                ).fetchall()
+                if not rows:
+                    self.db.execute("DROP TABLE article_lsh")
+                    self.db.execute("ALTER TABLE article_lsh_rekeyed RENAME TO article_lsh")
+                    self.db.execute("DROP TABLE lsh_rekey")
+                    return
+                self.db.conn.executemany(
+                    "INSERT OR IGNORE INTO article_lsh_rekeyed (week, key, article_id)"
+                    " VALUES (?, ?, ?)",
+                    [
+                        (_week_of(first_seen), key, article_id)
+                        for article_id, first_seen, body in rows
+                        for key in _lsh_keys_of(shingles(body))
+                    ],
+                )
+                self.db.execute("UPDATE lsh_rekey SET next_id = ?", [rows[-1][0]])
 
     def _user_version(self) -> int:
         version: int = self.db.execute("PRAGMA user_version").fetchone()[0]
@@ -1693,7 +1812,7 @@ class Store:
         if not query.strip():
             raise QueryError("empty search query")
         uses_fts_syntax = bool(_FTS_SYNTAX.search(query))
-        match = _quote_hyphenated(query) if uses_fts_syntax else self.db.quote_fts(query)
+        match = _quote_hyphenated(query) if uses_fts_syntax else _quote_words(query)
         columns = (
             "SELECT articles.id, articles.url, articles.title, articles.published,"
             " articles.source, articles.location,"
