@@ -11,9 +11,12 @@ script writes: per-host delay 0.2 s, a page budget that covers the whole portal)
 - Second run, nothing new: only conditional requests for the listing pages (answered
   304), no article bodies. Prints its request count, body bytes and wall time.
 
-Both are repeated (fresh database each time) and the medians printed. Usage:
+Both are repeated (fresh database each time) and the medians printed. With many hosts
+(`--hosts 50 --articles 20`, and `concurrency` raised to one request per host, as anyone
+watching that many sites would) the politeness bound is short and the run is bound by the
+CPU work per page instead: target 1.5 x the bound. Usage:
 
-    python scripts/bench_cycle.py [--repeat 3] [--articles 250] [--delay 0.2]
+    python scripts/bench_cycle.py [--repeat 3] [--hosts 4] [--articles 250] [--delay 0.2]
 """
 
 from __future__ import annotations
@@ -31,10 +34,13 @@ from pathlib import Path
 from synthetic_portal import LISTING_PATH, PortalProcess
 
 TARGET_RATIO = 1.15
-HOSTS = 4
+MANY_HOSTS_TARGET_RATIO = 1.5
+"""With more than 4 hosts (the many-hosts mode)."""
 
 
-def write_config(folder: Path, hosts: list[str], *, delay: float, interval: str = "30m") -> Path:
+def write_config(
+    folder: Path, hosts: list[str], *, delay: float, interval: str = "30m", concurrency: int = 8
+) -> Path:
     """A configuration with one source per portal host."""
     sources = "".join(
         f'\n[[sources]]\nname = "host{number}"\nurl = "http://{address}{LISTING_PATH}"\n'
@@ -47,6 +53,7 @@ def write_config(folder: Path, hosts: list[str], *, delay: float, interval: str 
         'database = "news.db"\n'
         'contact = "mailto:bench@example.com"\n'
         f"per_host_delay = {delay}\n"
+        f"concurrency = {concurrency}\n"
         'timeout = "30s"\n'
         "retries = 1\n"
         "max_new_pages = 100000\n" + sources,
@@ -96,16 +103,21 @@ def stored_articles(config: Path) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--hosts", type=int, default=4)
     parser.add_argument("--articles", type=int, default=250, help="per host")
     parser.add_argument("--delay", type=float, default=0.2, help="per-host delay, seconds")
     parser.add_argument("--latency", type=float, default=0.05, help="per response, seconds")
     args = parser.parse_args()
+    hosts = args.hosts
+    target = TARGET_RATIO if hosts <= 4 else MANY_HOSTS_TARGET_RATIO
     firsts: list[Cycle] = []
     seconds: list[Cycle] = []
-    with PortalProcess(hosts=HOSTS, articles=args.articles, latency=args.latency) as portal:
+    with PortalProcess(hosts=hosts, articles=args.articles, latency=args.latency) as portal:
         for attempt in range(args.repeat):
             with tempfile.TemporaryDirectory(prefix="newswatch-bench-cycle-") as folder:
-                config = write_config(Path(folder), portal.hosts, delay=args.delay)
+                config = write_config(
+                    Path(folder), portal.hosts, delay=args.delay, concurrency=max(8, hosts)
+                )
                 first = fetch_once(portal, config)
                 second = fetch_once(portal, config)
                 articles = stored_articles(config)
@@ -123,22 +135,22 @@ def main() -> None:
     busiest = statistics.median(c.busiest_host_requests for c in firsts)
     bound = busiest * args.delay
     ratio = first_wall / bound
-    print(f"\nfirst run (median of {args.repeat}), {HOSTS} hosts x {args.articles} articles:")
+    print(f"\nfirst run (median of {args.repeat}), {hosts} hosts x {args.articles} articles:")
     print(f"  requests        {statistics.median(c.requests for c in firsts):>10.0f}")
     print(f"  busiest host    {busiest:>10.0f} requests x {args.delay:g}s = bound {bound:.1f}s")
     print(f"  wall time       {first_wall:>10.1f} s")
-    verdict = "met" if ratio <= TARGET_RATIO else "NOT met"
-    print(f"  wall / bound    {ratio:>10.3f}   (target <= {TARGET_RATIO}: {verdict})")
+    verdict = "met" if ratio <= target else "NOT met"
+    print(f"  wall / bound    {ratio:>10.3f}   (target <= {target}: {verdict})")
     second_wall = statistics.median(c.wall for c in seconds)
     requests = statistics.median(c.requests for c in seconds)
     print("second run, nothing new (median):")
-    print(f"  requests        {requests:>10.0f}   ({HOSTS} listings expected, all conditional)")
+    print(f"  requests        {requests:>10.0f}   ({hosts} listings expected, all conditional)")
     print(f"  answered 304    {statistics.median(c.not_modified for c in seconds):>10.0f}")
     print(f"  answered 200    {statistics.median(c.ok for c in seconds):>10.0f}")
     print(f"  body bytes      {statistics.median(c.body_bytes for c in seconds):>10.0f}")
     print(f"  wall time       {second_wall:>10.2f} s")
     conditional_only = all(
-        c.requests == c.not_modified == HOSTS and not c.body_bytes for c in seconds
+        c.requests == c.not_modified == hosts and not c.body_bytes for c in seconds
     )
     print(f"  only conditional listing requests, no bodies: {'yes' if conditional_only else 'NO'}")
 

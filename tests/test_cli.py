@@ -135,10 +135,15 @@ def test_configuration_errors_exit_2(run_cli: CliRunner, tmp_path: Path) -> None
 
 def test_a_bad_alert_url_is_one_clear_line(run_cli: CliRunner, tmp_path: Path) -> None:
     config = tmp_path / "alerts.toml"
-    config.write_text("[[alerts]]\nname = 'x'\nurls = ['notascheme://foo']\n", encoding="utf-8")
-    result = run_cli("--config", str(config), "status")
-    assert_clean_failure(result, 2, "alerts[0].urls[0]: not a notification URL apprise")
-    assert result.stderr.count("\n") == 1, result.stderr  # not apprise's log, not an echo
+    config.write_text(
+        "[[sources]]\nname = 's'\nurl = 'http://127.0.0.1:9/'\n"
+        "[[alerts]]\nname = 'x'\nurls = ['json://127.0.0.1:9/', 'notascheme://foo']\n",
+        encoding="utf-8",
+    )
+    for command in (["alerts", "test"], ["fetch"], ["run"]):  # before anything is sent
+        result = run_cli("--config", str(config), *command)
+        assert_clean_failure(result, 2, "alerts[0].urls[1]: not a notification URL apprise")
+        assert result.stderr.count("\n") == 1, result.stderr  # not apprise's log, not an echo
 
 
 def test_demo_then_read_the_database(run_cli: CliRunner, tmp_path: Path) -> None:
@@ -180,7 +185,7 @@ def test_demo_then_read_the_database(run_cli: CliRunner, tmp_path: Path) -> None
     assert len(json.loads(ranked.stdout)) == 8 and not ranked.stderr
     assert all(hit["rank"] is not None for hit in json.loads(ranked.stdout))
     status = run_cli("--db", str(db), "status", "--json")
-    (row,) = json.loads(status.stdout)
+    (row,) = json.loads(status.stdout)["sources"]
     assert row["name"] == "demo-portal" and row["articles"] == 8
 
     applied = run_cli("--db", str(db), "rules", "apply")
@@ -342,7 +347,7 @@ def test_status_lists_sources_in_the_order_of_the_configuration(
     def names(*options: str) -> list[str]:
         status = run_cli(*options, "status", "--json")
         assert status.returncode == 0, status.stderr
-        return [row["name"] for row in json.loads(status.stdout)]
+        return [row["name"] for row in json.loads(status.stdout)["sources"]]
 
     assert names("--config", str(config)) == ["zeta", "alpha"]
     assert names("--db", str(tmp_path / "portal.db")) == ["alpha", "zeta"]  # no configuration
@@ -387,3 +392,36 @@ def test_prune_deletes_old_log_records_and_keeps_the_stories(
     forever.write_text("[settings]\nkeep_log = 'forever'\n", encoding="utf-8")
     kept = run_cli("--config", str(forever), "--db", str(db), "prune")
     assert kept.returncode == 0 and "nothing pruned" in kept.stdout
+
+
+HEAVY_MODULES = ("apprise", "trafilatura", "httpx", "apscheduler", "pydantic", "numpy", "lxml")
+
+
+def modules_loaded_by(tmp_path: Path, *args: str) -> set[str]:
+    """Which of HEAVY_MODULES (and rich) `newswatch ARGS` imported, run in a fresh process."""
+    script = (
+        "import json, sys\n"
+        "from newswatch.cli import main\n"
+        f"sys.argv = ['newswatch', *{list(args)!r}]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        f"names = {[*HEAVY_MODULES, 'rich']!r}\n"
+        "print(json.dumps([name for name in names if name in sys.modules]), file=sys.stderr)\n"
+    )
+    finished = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    return set(json.loads(finished.stderr.strip().splitlines()[-1]))
+
+
+def test_version_and_help_start_without_loading_what_commands_use(tmp_path: Path) -> None:
+    assert modules_loaded_by(tmp_path, "--version") == set()
+    assert modules_loaded_by(tmp_path, "--help") == set()
+
+
+def test_reading_the_database_loads_neither_fetcher_nor_parsers_nor_alerts(tmp_path: Path) -> None:
+    from newswatch.store import Store
+
+    Store(tmp_path / "news.db").close()
+    for command in ("status", "flagged", "search"):
+        args = ("--db", "news.db", command, *(["battery"] if command == "search" else []))
+        assert modules_loaded_by(tmp_path, *args) == {"rich"}, command

@@ -191,10 +191,11 @@ def test_one_failing_source_does_not_stop_the_others(
     assert result.returncode == 1
     assert "FAILED" in result.stdout
     assert (
-        "dead: failed: http://127.0.0.1:9/news.asp: robots.txt could not be fetched (cannot connect"
+        "dead: failed: http://127.0.0.1:9/news.asp: cannot reach the host: cannot connect: "
         in result.stderr
     )
     db = tmp_path / "news.db"
+    assert "(no page of it was requested)" in result.stderr and "robots" not in result.stderr
     assert query(db, "SELECT count(*) FROM articles")[0][0] == 12
     assert query(db, "SELECT error IS NOT NULL FROM fetches WHERE source = 'dead'") == [(1,)]
 

@@ -366,3 +366,40 @@ def test_a_second_daemon_on_the_same_database_is_refused(tmp_path: Path, site: S
     with running(config) as after:  # the lock went with the process that held it
         after.wait_for(lambda: after.count("SELECT count(*) FROM runs") >= 3)
         assert after.stop() == 0
+
+
+def test_status_says_whether_a_daemon_runs_and_shows_next_runs_only_then(
+    tmp_path: Path, site: SampleSite
+) -> None:
+    home = {"name": "home", "url": site.base_url + HOME, "interval": 3600}
+    config = write_config(tmp_path / "newswatch.toml", [home])
+
+    def status(*options: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "newswatch", "--config", str(config), "status"]
+        result = subprocess.run(
+            [*command, *options], cwd=tmp_path, capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 0, result.stderr
+        return result
+
+    with running(config) as daemon:
+        daemon.wait_for(lambda: daemon.count("SELECT count(*) FROM runs") >= 1)
+        daemon.wait_for(lambda: daemon.count("SELECT count(next_run_at) FROM sources") == 1)
+        shown = json.loads(status("--json").stdout)
+        assert shown["daemon"]["running"] is True
+        assert shown["daemon"]["lock"] == str(tmp_path / "news.db.daemon-lock")
+        assert shown["sources"][0]["next_run_at"] is not None
+        text = status().stdout
+        assert "daemon: running" in text and "next run" in text
+        daemon.process.kill()  # SIGKILL: no chance to clear its plans
+        daemon.process.wait()
+
+    assert daemon.count("SELECT count(next_run_at) FROM sources") == 1  # left behind
+    shown = json.loads(status("--json").stdout)
+    assert shown["daemon"]["running"] is False
+    assert shown["sources"][0]["next_run_at"] is None
+    text = status().stdout
+    assert "daemon: not running" in text and "next run" not in text
+    with running(config) as again:  # status took the lock for an instant only
+        again.wait_for(lambda: again.count("SELECT count(*) FROM runs") >= 2)
+        assert again.stop() == 0

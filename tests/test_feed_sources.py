@@ -23,7 +23,7 @@ from newswatch.fetch import decode_html
 from newswatch.pipeline import SourceReport, source_profiles
 from newswatch.sampleserver import SampleSite
 from newswatch.store import Store
-from tests.conftest import CliRunner, Route, ScriptedServer, fetch_all_once
+from tests.conftest import FIXTURES, CliRunner, Route, ScriptedServer, fetch_all_once
 from tests.test_stories import PLANT
 
 ARTICLE = "/webpro1/main/mainnews.asp?id="
@@ -253,7 +253,7 @@ def test_the_xml_declaration_names_the_encoding(
         (Route(status=404), "failing", "HTTP 404"),
         (Route(body=b"{}", headers={"Content-Type": "application/json"}), "failing", "json"),
         (Route(body=b"<rss><channel><title>x", headers=RSS_TYPE), "parser problem", "nothing"),
-        (Route(body=b"<html><body>Back soon</body></html>"), "parser problem", "layout"),
+        (Route(body=b"<html><body>Back soon</body></html>"), "not a feed", "not an RSS or Atom"),
     ],
 )
 def test_a_feed_that_fails_shows_in_status(
@@ -371,3 +371,28 @@ profile = "feed"
     assert text.count("3 sources") == 1
     for name in ("portal", "wire", "trade"):
         assert any(line.split()[1:2] == [name] for line in text.splitlines() if "://" in line)
+
+
+def test_a_feed_source_pointed_at_a_web_page_says_so_and_offers_its_feeds(
+    tmp_path: Path, server: ScriptedServer, run_cli: CliRunner
+) -> None:
+    """A site's home page built by JavaScript: no links to follow, feeds in its <head>."""
+    page = (FIXTURES / "generic" / "app_shell_home.html").read_bytes()
+    server.add("/", Route(body=page))
+    config = tmp_path / "newswatch.toml"
+    config.write_text(
+        '[settings]\ndatabase = "news.db"\nper_host_delay = 0\nretries = 0\n'
+        f'[[sources]]\nname = "kanto"\nurl = "{server.base_url}/"\nprofile = "feed"\n',
+        encoding="utf-8",
+    )
+    fetched = run_cli("--config", str(config), "fetch")
+    assert fetched.returncode == 1
+    assert (
+        "kanto: failed: not an RSS or Atom feed but a web page; it announces feeds:"
+        f" {server.base_url}/feed/, https://wire.kanto-energy.example/news.atom"
+        " (use one as the source's url)"
+    ) in fetched.stderr
+    assert "layout" not in fetched.stderr and "comments" not in fetched.stderr
+    status = run_cli("--config", str(config), "status")
+    assert "kanto  not a feed" in status.stdout
+    assert "parser problem" not in status.stdout

@@ -342,7 +342,10 @@ def test_unreachable_robots_txt_keeps_out_for_a_while(
     refused, still_refused, allowed = twice_then_after_a_pause(
         policy, server.base_url + "/page", stepped_clock, pause=61
     )
-    assert refused.error is not None and "robots.txt could not be fetched" in refused.error
+    assert refused.error == (
+        "robots.txt answered HTTP 500 Internal Server Error: as RFC 9309 asks, no page of the"
+        " host is requested until robots.txt answers normally"
+    )
     assert refused.transient and refused.attempts == 0 and still_refused.error == refused.error
     assert allowed.ok
     assert server.hits("/robots.txt") == 2 and server.hits("/page") == 1

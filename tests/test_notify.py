@@ -26,7 +26,7 @@ from newswatch.models import Article, Page, TickerItem
 from newswatch.notify import (
     IDEMPOTENCY_HEADER,
     AlertTarget,
-    check_alert_rules,
+    check_alert_targets,
     deliver_pending,
     register_targets,
     render_message,
@@ -551,7 +551,6 @@ def test_the_database_never_holds_the_url_only_a_masked_label(store: Store) -> N
 @pytest.mark.parametrize(
     ("options", "where", "message"),
     [
-        ({"urls": ["bogus://nowhere"]}, ("urls", 0), "not a notification URL apprise"),
         ({"urls": []}, ("urls",), "at least 1"),
         ({"name": "my alerts"}, ("name",), "no spaces"),
         ({"mode": "hourly"}, ("mode",), "'each-run' or 'digest'"),
@@ -574,9 +573,18 @@ def test_bad_targets_are_rejected_with_the_key(
 def test_a_target_naming_an_unknown_rule_is_a_config_error(tmp_path: Path) -> None:
     targets = [AlertTarget(name="a", urls=("json://127.0.0.1/",), rule="solid-state-batery")]
     with pytest.raises(ConfigError) as caught:
-        check_alert_rules(targets, [RULE], tmp_path / "newswatch.toml")
+        check_alert_targets(targets, [RULE], tmp_path / "newswatch.toml")
     assert "alerts[0].rule: no rule named 'solid-state-batery'" in str(caught.value)
-    check_alert_rules([AlertTarget(name="b", urls=("json://127.0.0.1/",))], [RULE], None)
+    check_alert_targets([AlertTarget(name="b", urls=("json://127.0.0.1/",))], [RULE], None)
+
+
+def test_a_url_apprise_does_not_understand_is_a_config_error_naming_it(tmp_path: Path) -> None:
+    good = AlertTarget(name="a", urls=("json://127.0.0.1/",))
+    bad = AlertTarget(name="b", urls=("json://127.0.0.1/", "bogus://nowhere"))
+    with pytest.raises(ConfigError) as caught:
+        check_alert_targets([good, bad], [RULE], tmp_path / "newswatch.toml")
+    assert "alerts[1].urls[1]: not a notification URL apprise understands" in str(caught.value)
+    assert "'bogus'" in str(caught.value)
 
 
 def test_test_messages_reach_working_channels_and_report_the_others(receiver: Receiver) -> None:

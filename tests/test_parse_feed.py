@@ -259,7 +259,21 @@ def test_a_web_page_that_is_no_article_says_it_is_not_a_feed() -> None:
     html = (GENERIC / "listing_home.html").read_text(encoding="utf-8")
     parsed = parse_feed(html, "https://www.energystoragejournal.example.com/")
     assert parsed.page.links  # its article links, as the generic profile finds them
-    assert parsed.page.warnings[-1] == "feed: not a feed, read as a web page"
+    assert parsed.not_a_feed == (
+        "not an RSS or Atom feed but a web page; it announces feeds:"
+        " https://www.energystoragejournal.example.com/feed/,"
+        " https://www.energystoragejournal.example.com/feed/atom/ (use one as the source's url)"
+    )
+    assert parsed.page.warnings[-1] == f"feed: {parsed.not_a_feed} (read as a web page)"
+
+
+def test_a_web_page_without_feeds_says_so() -> None:
+    html = "<html><body><h1>Maintenance</h1><p>Back soon.</p></body></html>"
+    parsed = parse_feed(html, "https://example.com/feed")
+    assert parsed.not_a_feed is not None
+    assert 'it announces no feed (use the site\'s feed as url, or profile = "generic")' in (
+        parsed.not_a_feed
+    )
 
 
 @pytest.mark.parametrize(

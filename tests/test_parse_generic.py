@@ -209,9 +209,39 @@ def test_page_without_articles_points_at_its_feeds() -> None:
     page = parse_generic(html, "https://quiet.example.com/")
     assert page.article is None and page.links == []
     assert page.warnings == [
-        "generic: neither article text nor links to articles found "
-        "(it announces feeds: https://quiet.example.com/atom.xml)"
+        "generic: neither article text nor links to articles found: 1 link with a headline,"
+        " none to an article's URL (e.g. /about/): article URLs have a date (/2025/01/07/,"
+        " 2025-01-07), a number of 5 or more digits (/news/123456), an id=NNN query, or a last"
+        " segment of 4 or more words (/news/equinor-starts-castberg-field), and are no tag,"
+        " section or search pages; for a site whose URLs differ, write a profile"
+        " (links.article); it announces feeds: https://quiet.example.com/atom.xml"
     ]
+
+
+def test_a_section_page_with_short_slugs_says_which_links_were_turned_down() -> None:
+    page = parsed("short_slugs_section.html", "https://www.kanto-energy.example/news/")
+    assert page.article is None and page.links == []
+    [warning] = page.warnings
+    assert (
+        "4 links with a headline, none to an article's URL (e.g. /news/kanto-ssb-pilot.html,"
+        in (warning)
+    )
+    assert "/tag/batteries/" not in warning  # turned down for being a tag page: shown last
+    assert "a last segment of 4 or more words" in warning and "links.article" in warning
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        ('<p>Hello.</p><a href="https://elsewhere.example/x">A story somewhere else</a>',
+         "no links to other pages of example.com"),
+        ('<a href="/a">Home</a> <a href="/2025/01/07/x">More</a>',
+         "2 links to the same site, none with a headline (3 words or more) as its text"),
+    ],
+)  # fmt: skip
+def test_why_no_links_qualified(body: str, why: str) -> None:
+    page = parse_generic(f"<html><body>{body}</body></html>", "https://www.example.com/")
+    assert page.warnings == [f"generic: neither article text nor links to articles found: {why}"]
 
 
 # --- feed autodiscovery ------------------------------------------------------------------

@@ -117,7 +117,7 @@ body = ["div.text"]
         (
             MINIMAL.replace('title = ["h1"]', 'title = ["h1[class"]'),
             "article.title",
-            "bad CSS selector 'h1[class': Malformed attribute selector",
+            "bad CSS selector 'h1[class': Operator expected, got <EOF at 8>",
         ),
         (
             MINIMAL.replace(

@@ -348,6 +348,14 @@ def test_near_counts_cjk_characters_as_words() -> None:
     assert fired(rules, body="SSB固态电池") == []  # 固, 态 in between: 3 words away
 
 
+def test_near_counts_the_rest_of_a_word_an_open_term_ends_in_as_no_word() -> None:
+    near = NearTerm(terms=("Festkörper*",), context=("Batterie",), within=1)
+    rules = RuleSet([Rule("r", near=(near,))])
+    assert fired(rules, body="Festkörperzellen Batterie") == ["r"]  # adjacent words
+    assert fired(rules, body="Batterie Festkörperzellen") == ["r"]
+    assert fired(rules, body="Festkörperzellen und Batterie") == []  # 2 words away
+
+
 def test_rule_match_shape() -> None:
     rules = RuleSet([Rule("r", any_terms=("LNG",), all_terms=("Qatar",))])
     assert rules.match({"title": "Qatar LNG", "ticker": "more lng"}) == [

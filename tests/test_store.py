@@ -180,9 +180,11 @@ def test_file_that_is_not_sqlite_is_refused(tmp_path: Path) -> None:
         Store(path)
 
 
-def test_fts_index_is_found_by_sqlite_utils_and_datasette(store: Store) -> None:
+def test_fts_index_is_found_by_sqlite_utils_and_datasette(store: Store, db_path: Path) -> None:
     # Datasette and `sqlite-utils search` find the index the same way.
-    assert store.db.table("articles").detect_fts() == "articles_fts"
+    import sqlite_utils
+
+    assert sqlite_utils.Database(db_path).table("articles").detect_fts() == "articles_fts"
 
 
 def test_timestamps_are_utc_iso(store: Store, db_path: Path) -> None:
@@ -807,3 +809,27 @@ def test_a_page_naming_another_url_as_its_own_is_stored_there_only_with_the_same
         ("https://blog.example/?p=1",),
         ("https://blog.example/a-story",),
     ]
+
+
+def test_version_11_keeps_failed_links_and_adds_stand_in_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import newswatch.store as store_module
+
+    path = tmp_path / "v10.db"
+    with monkeypatch.context() as older:
+        older.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:10])
+        older.setattr(store_module, "SCHEMA_VERSION", 10)
+        Store(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO unavailable_urls (url, status, error, failures, first_failed_at,"
+            " last_failed_at, retry_at) VALUES ('https://a.example/x', 404, 'HTTP 404', 1,"
+            " '2026-11-29T18:05:10Z', '2026-11-29T18:05:10Z', '2026-11-30T18:05:10Z')"
+        )
+    with Store(path) as store:
+        assert store.unavailable_urls(["https://a.example/x"]) == {"https://a.example/x": False}
+        assert store.given_up_links("any") == []
+    assert rows(
+        path, "SELECT count(*) FROM pragma_table_info('articles') WHERE name = 'read_from'"
+    ) == [(1,)]

@@ -3,6 +3,7 @@ in the store, one flag per story and rule, and the `flagged_stories` view."""
 
 from __future__ import annotations
 
+import random
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -168,7 +169,24 @@ def test_lsh_keys_are_stable_across_processes() -> None:
     assert keys[:2] == EXPECTED_FIRST_KEYS
 
 
-EXPECTED_FIRST_KEYS = [-7836940728108181476, -7885896018465862305]
+EXPECTED_FIRST_KEYS = [-1813969204551336875, -7098947333062489135]
+
+
+@pytest.mark.parametrize(("size", "jaccard"), [(40, 0.5), (40, 0.8), (400, 0.2), (400, 0.5)])
+def test_signatures_agree_in_the_share_of_positions_the_sets_have_in_common(
+    size: int, jaccard: float
+) -> None:
+    """What LSH relies on: a position of two signatures agrees with probability equal to the
+    sets' Jaccard similarity, also for sets too small to fill every slot (borrowed values)."""
+    generator = random.Random(size)
+    common = round(2 * jaccard * size / (1 + jaccard))  # |A & B| / |A | B| = jaccard
+    agree = positions = 0
+    for _ in range(200):
+        values = generator.sample(range(2**32), 2 * size - common)
+        first, second = minhash(values[:size]), minhash(values[size - common :])
+        agree += sum(a == b for a, b in zip(first, second, strict=True))
+        positions += len(first)
+    assert abs(agree / positions - jaccard) < 0.02
 
 
 # --- the store -------------------------------------------------------------------------------
@@ -392,6 +410,79 @@ def test_keys_stored_by_an_older_version_are_computed_again(
         copy = page("http://wire.example.com/copy", PLANT + "\n\nMore later.")
         saved = store.save_page("wire", copy, **NO_FETCH)
     assert saved.story_of == "http://portal.example.com/?id=1"
+
+
+def version_9_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, articles: int) -> Path:
+    """A schema v9 database whose articles have keys that v10 no longer computes."""
+    db = database_at_version(tmp_path / "v9.db", 9, monkeypatch)
+    with sqlite3.connect(db) as conn:
+        for number in range(1, articles + 1):
+            conn.execute(
+                "INSERT INTO articles (url, fetched_url, title, body, story_id, first_seen,"
+                " last_seen) VALUES (?, ?, 'Solvane', ?, ?, '2025-03-26T08:00:00Z',"
+                " '2025-03-26T08:00:00Z')",
+                [f"http://portal.example.com/?id={number}"] * 2 + [PLANT, number],
+            )
+            conn.execute(
+                "INSERT INTO article_lsh (week, key, article_id) VALUES (2882, ?, ?)",
+                [number, number],
+            )
+    return db
+
+
+def test_version_10_computes_every_key_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = version_9_database(tmp_path, monkeypatch, articles=3)
+    week = int(datetime(2025, 3, 26, 8, tzinfo=UTC).timestamp()) // WEEK_SECONDS
+    expected = {(week, key) for key in lsh_keys(minhash(shingles(PLANT)))}
+    with Store(db, clock=TickingClock()) as store:
+        for article_id in (1, 2, 3):
+            stored = query(
+                store, f"SELECT week, key FROM article_lsh WHERE article_id = {article_id}"
+            )
+            assert set(stored) == expected
+        assert query(store, "SELECT count(*) FROM article_lsh") == [(3 * LSH_BANDS,)]
+        tables = {row[0] for row in query(store, "SELECT name FROM sqlite_master")}
+        assert not tables & {"lsh_rekey", "article_lsh_rekeyed"}
+        [(version,)] = query(store, "PRAGMA user_version")
+        assert version >= 10  # and whatever later versions added
+        store.upsert_source("wire", "http://wire.example.com/", "feed")
+        saved = store.save_page(
+            "wire", page("http://wire.example.com/c", DATELINE + PLANT), **NO_FETCH
+        )
+    assert saved.story_of is not None  # found through the new keys
+
+
+def test_version_10_cut_short_goes_on_from_where_it_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import newswatch.store as store_module
+
+    db = version_9_database(tmp_path, monkeypatch, articles=5)
+    signed: list[int] = []
+    real_keys_of = store_module._lsh_keys_of
+
+    def keys_of_until_the_fourth(shingle_set: frozenset[int]) -> list[int]:
+        if len(signed) == 3:
+            raise KeyboardInterrupt  # the user stops the upgrade in the middle of a batch
+        signed.append(1)
+        return real_keys_of(shingle_set)
+
+    monkeypatch.setattr(store_module, "_REKEY_BATCH", 2)
+    monkeypatch.setattr(store_module, "_lsh_keys_of", keys_of_until_the_fourth)
+    with pytest.raises(KeyboardInterrupt):
+        Store(db)
+    with sqlite3.connect(db) as conn:  # the first batch is kept, the second rolled back
+        assert conn.execute("SELECT next_id FROM lsh_rekey").fetchall() == [(2,)]
+        done = conn.execute("SELECT DISTINCT article_id FROM article_lsh_rekeyed").fetchall()
+        assert sorted(done) == [(1,), (2,)]
+        assert conn.execute("SELECT count(*) FROM article_lsh").fetchall() == [(5,)]  # old
+    monkeypatch.setattr(store_module, "_lsh_keys_of", real_keys_of)
+    signed.clear()
+    with Store(db) as store:
+        assert query(store, "SELECT count(DISTINCT article_id) FROM article_lsh") == [(5,)]
+        assert query(store, "SELECT count(*) FROM article_lsh") == [(5 * LSH_BANDS,)]
 
 
 def test_an_older_database_gets_stories_and_keys(

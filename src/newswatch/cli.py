@@ -6,65 +6,80 @@ exit code (2 for configuration and usage problems, 1 otherwise), never a traceba
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import logging
-import signal
+import math
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any, BinaryIO, TextIO, TypeVar, cast
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, TextIO, TypeVar, cast
 from urllib.parse import urlsplit
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
-from rich.text import Text
 
 from newswatch import __version__
-from newswatch.config import (
-    Config,
-    Source,
-    check_http_url,
-    config_from_dict,
-    load_config,
-    parse_retention,
-)
 from newswatch.errors import ConfigError, NewswatchError, QueryError
 from newswatch.export import FORMATS, ExportFormat, write_rows
-from newswatch.feedout import default_feed_id, feed_title, write_atom
-from newswatch.fetch import FEED_TYPES, Fetcher, FetchPolicy, decode_html
-from newswatch.models import Page
-from newswatch.notify import send_test
-from newswatch.parse import (
-    SiteProfile,
-    available_profiles,
-    load_profile,
-    parse_page,
-    profile_names,
-)
-from newswatch.parse.generic import GENERIC
-from newswatch.pipeline import Progress as PageProgress
-from newswatch.pipeline import SourceReport, config_rules, run_sources, source_profiles
-from newswatch.publish import prepare, publish
-from newswatch.rules import RuleSet, default_rules_path
-from newswatch.sampleserver import SampleSite
-from newswatch.store import MAX_RANKED_MATCHES, ExportKind, Store, utc_iso
 
+if TYPE_CHECKING:
+    import signal
+
+    from rich.console import Console
+
+    from newswatch.config import Config, Source
+    from newswatch.models import Page
+    from newswatch.parse import Profile
+    from newswatch.pipeline import Progress as PageProgress
+    from newswatch.pipeline import SourceReport
+    from newswatch.rules import RuleSet
+    from newswatch.store import ExportKind, Store
+
+# Each command imports what it uses when it runs: `newswatch --version` and `--help` load
+# nothing but click, and `status` does not pay for the fetcher, the parsers or apprise.
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_SOURCE_FAILED = 1
 EXIT_USAGE = 2
 
+
+class _LazyConsole:
+    """A rich Console made on first use: importing rich costs what `--version` may not."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            class _Console(Console):
+                def on_broken_pipe(self) -> None:
+                    """As any write to a closed pipe (rich would exit 1): see _Group.invoke."""
+                    raise BrokenPipeError
+
+            self._console = _Console(**self._options)
+        return getattr(self._console, name)
+
+
 # Text from pages and users is printed as it is: markup and :emoji: codes only where a
 # call asks for markup=True (and escapes what it interpolates).
-out = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
+out = cast("Console", _LazyConsole(highlight=False, soft_wrap=True, markup=False, emoji=False))
+err = cast(
+    "Console",
+    _LazyConsole(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False),
+)
+
+
+def escape(text: str) -> str:
+    """rich's markup escaping, imported when first needed."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 @dataclasses.dataclass
@@ -73,11 +88,15 @@ class App:
 
     config_path: Path | None = None
     db_path: Path | None = None
+    verbose: int = 0
     _config: Config | None = None
+    _rules_checked: bool = False
 
     @property
     def config(self) -> Config:
         if self._config is None:
+            from newswatch.config import load_config
+
             self._config = load_config(self.config_path)
         return self._config
 
@@ -91,15 +110,24 @@ class App:
             raise NewswatchError(
                 f"{path}: no database yet; run `newswatch fetch` first (or pass --db PATH)"
             )
+        from newswatch.store import Store
+
         with Store(path) as store:
             yield store
 
     def rules(self) -> RuleSet:
-        return config_rules(self.config)
+        from newswatch.pipeline import config_rules
+
+        ruleset = config_rules(self.config)
+        if not self._rules_checked:  # once per command, however often the rules are read
+            self._rules_checked = True
+            for warning in ruleset.warnings:
+                err.print(f"[yellow]warning:[/] {escape(warning)}", markup=True, highlight=False)
+        return ruleset
 
 
 def _global_options(func: F) -> F:
-    """--config and --db, accepted before the command and after it."""
+    """--config, --db and -v, accepted before the command and after it."""
 
     def remember(attribute: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
         def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
@@ -109,6 +137,20 @@ def _global_options(func: F) -> F:
 
         return callback
 
+    def louder(ctx: click.Context, _param: click.Parameter, count: int) -> None:
+        if count:
+            app = ctx.ensure_object(App)
+            app.verbose += count
+            _log_level(app.verbose)
+
+    func = click.option(
+        "-v",
+        "--verbose",
+        count=True,
+        expose_value=False,
+        callback=louder,
+        help="More log output on stderr (-vv for debug).",
+    )(func)
     func = click.option(
         "--db",
         "db_path",
@@ -140,22 +182,30 @@ class _Group(click.Group):
         except NewswatchError as exc:
             err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
             ctx.exit(EXIT_SOURCE_FAILED)
+        except BrokenPipeError:
+            # `newswatch export ... | head`: the reader has what it wanted, a normal end for a
+            # Unix tool. What is still buffered for stdout goes nowhere, quietly.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(0)
 
 
 @click.group(cls=_Group)
 @_global_options
-@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
 @click.version_option(__version__, prog_name="newswatch")
 @click.pass_context
-def cli(ctx: click.Context, verbose: int) -> None:
+def cli(ctx: click.Context) -> None:
     """Watch energy-industry news; store every story once; flag what your rules select."""
-    ctx.ensure_object(App)
-    level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
-    logging.basicConfig(
-        level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
-    )
-    if verbose < 2:  # newswatch reports failed sends itself, naming the channel
-        logging.getLogger("apprise").setLevel(logging.ERROR)
+    app = ctx.ensure_object(App)
+    logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    _log_level(app.verbose)
+
+
+def _log_level(verbose: int) -> None:
+    """-v: INFO, -vv: DEBUG; set again when -v is also given after the command."""
+    logging.getLogger().setLevel({0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG))
+    # newswatch reports failed sends itself, naming the channel
+    logging.getLogger("apprise").setLevel(logging.ERROR if verbose < 2 else logging.NOTSET)
 
 
 pass_app = click.make_pass_decorator(App, ensure=True)
@@ -172,6 +222,15 @@ class FetchOutcome:
 
 
 def _run_fetch(app: App, sources: Sequence[Source]) -> FetchOutcome:
+    import asyncio
+    import signal
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from newswatch.fetch import Fetcher, FetchPolicy
+    from newswatch.pipeline import run_sources, source_profiles
+    from newswatch.publish import prepare, publish
+
     config = app.config
     profiles = source_profiles(config, sources)
     rules = app.rules()
@@ -223,12 +282,16 @@ def _run_fetch(app: App, sources: Sequence[Source]) -> FetchOutcome:
     for failure in delivery.failures:
         err.print(f"[yellow]not published:[/] {escape(failure)}", markup=True)
     if delivery.messages_sent:
-        err.print(f"alerts: {delivery.messages_sent} message(s), {delivery.flags_sent} stories")
+        sent = _count(delivery.messages_sent, "message")
+        err.print(f"alerts: {sent} sent, {_count(delivery.flags_sent, 'story', 'stories')}")
     return outcome
 
 
 def _print_reports(reports: Sequence[SourceReport], *, verbose: bool) -> None:
     """A table of figures per source, then what went wrong, one line each, on stderr."""
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title="newswatch fetch", title_justify="left")
     table.add_column("source", overflow="fold")  # whole, since --source needs the name
     for column in ("pages", "new", "ticker", "dups", "flags", "errors"):
@@ -285,8 +348,9 @@ def fetch(ctx: click.Context, app: App, source_names: tuple[str, ...]) -> None:
     sources = [config.source(name) for name in chosen] if chosen else config.sources
     if not sources:
         raise ConfigError(config.path, "sources", "no sources configured")
+    _ask_for_contact(config, sources)
     outcome = _run_fetch(app, list(sources))
-    _print_reports(outcome.reports, verbose=ctx.find_root().params.get("verbose", 0) > 0)
+    _print_reports(outcome.reports, verbose=app.verbose > 0)
     if outcome.interrupted_by is not None:
         name = outcome.interrupted_by.name
         err.print(f"interrupted by {name}: what was fetched until then is stored")
@@ -313,13 +377,47 @@ def run(ctx: click.Context, app: App, log_format: str) -> None:
     """
     if not app.config.sources:  # a bad configuration fails here, with exit status 2
         raise ConfigError(app.config.path, "sources", "no sources configured")
+    _ask_for_contact(app.config, app.config.sources)
+    from newswatch.config import load_config
     from newswatch.scheduler import run_daemon  # APScheduler is loaded only for the daemon
 
     config_path, db_path = app.config_path, app.db_path
     ctx.exit(run_daemon(lambda: load_config(config_path), database=db_path, log_format=log_format))
 
 
+def _ask_for_contact(config: Config, sources: Sequence[Source]) -> None:
+    """Until `contact` is set, every site is told to ask newswatch's project, not the user,
+    about the requests: say so at each fetch and daemon start (the demo fetches only its
+    own sample site, on this machine, and is not asked)."""
+    from newswatch.config import contact_missing, default_config_path
+
+    if not contact_missing(config, sources):
+        return
+    if config.path is None or config.path == default_config_path():
+        where = f"a copy of {default_config_path()} (then use it with --config)"
+    else:
+        where = str(config.path)
+    err.print(
+        "[yellow]warning:[/] \\[settings] contact is not set, so the sites you read are told to"
+        " ask newswatch's project page about your requests. Set your e-mail or web page in"
+        f' {escape(where)}: contact = "mailto:you@example.com"',
+        markup=True,
+        highlight=False,
+    )
+
+
 # --- parse ----------------------------------------------------------------------------
+
+
+class _ProfileOption(click.Option):
+    """--profile, whose help lists the bundled profiles: found when help is shown, since
+    finding them loads the parsers."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from newswatch.parse import profile_names
+
+        self.help = f"Profile: a bundled name ({', '.join(profile_names())}) or a .toml file."
+        return super().get_help_record(ctx)
 
 
 def _to_jsonable(value: Any) -> Any:
@@ -336,6 +434,11 @@ def _to_jsonable(value: Any) -> Any:
 
 def _read_page(app: App, target: str) -> tuple[str, str]:
     """The HTML and the URL of a page given as a file path or an http(s) URL."""
+    import asyncio
+
+    from newswatch.config import check_http_url
+    from newswatch.fetch import FEED_TYPES, Fetcher, FetchPolicy, decode_html
+
     if target.lower().startswith(("http://", "https://")):
         try:
             check_http_url(target)
@@ -362,6 +465,9 @@ def _read_page(app: App, target: str) -> tuple[str, str]:
 
 
 def _print_page(page: Page) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
     article = page.article
     if article is not None:
         out.print(article.title, style="bold")
@@ -405,19 +511,24 @@ def _print_page(page: Page) -> None:
 @click.option(
     "--profile",
     "profile_ref",
+    cls=_ProfileOption,
     metavar="NAME|FILE",
-    help=f"Profile: a bundled name ({', '.join(profile_names())}) or a .toml file.",
+    help="Profile: a bundled name or a .toml file.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the parsed page as JSON.")
 @pass_app
 def parse(app: App, target: str, url: str | None, profile_ref: str | None, as_json: bool) -> None:
     """Show what the parser makes of one page (a saved file or a URL)."""
+    from newswatch.parse import load_profile, parse_page
+
     if url is not None and not url.startswith(("http://", "https://")):
         raise click.BadParameter(f"expected an http(s) URL, got {url!r}", param_hint="--url")
     html, page_url = _read_page(app, target)
-    profile_name = profile_ref or _profile_for_url(app, url or page_url)
-    profile = load_profile(profile_name)
-    err.print(f"profile: {profile_name}", style="dim")
+    if profile_ref:
+        profile, why = load_profile(profile_ref), "--profile"
+    else:
+        profile, why = _profile_for(app, html, url or page_url)
+    err.print(f"profile: {profile.name} ({why})", style="dim")
     page = parse_page(html, url or page_url, profile)
     if as_json:
         click.echo(json.dumps(_to_jsonable(page), ensure_ascii=False, indent=2))
@@ -425,23 +536,42 @@ def parse(app: App, target: str, url: str | None, profile_ref: str | None, as_js
         _print_page(page)
 
 
-def _profile_for_url(app: App, url: str) -> str:
-    """The profile a page most likely wants, when --profile is not given.
+def _profile_for(app: App, html: str, url: str) -> tuple[Profile, str]:
+    """The profile a page most likely wants when --profile is not given, and why.
 
-    A configured source on the same host, else a bundled site profile that claims the
-    host, else (a saved file, no host) the first configured source's, else the generic one.
+    A page with an address (a URL, or a file with --url): the profile of a configured source
+    on its host, else of a bundled site profile that claims the host, else the generic one.
+    A saved file without --url has no host: the first site profile (configured sources',
+    then bundled) that finds anything on it, else the generic one; never just the first
+    source's, which may belong to another site altogether.
     """
+    from newswatch.parse import SiteProfile, available_profiles, load_profile, parse_page
+    from newswatch.parse.generic import GENERIC
+    from newswatch.pipeline import source_profiles
+
     host = (urlsplit(url).hostname or "").lower()
-    for source in app.config.sources:
-        if host and source.host == host:
-            return source.profile
-    for name in available_profiles():
-        profile = load_profile(name)
-        if isinstance(profile, SiteProfile) and host in profile.links.hosts:
-            return name
-    if not host and app.config.sources:
-        return app.config.sources[0].profile
-    return GENERIC
+    config = app.config
+    configured = [s for s in config.sources if not host or s.host == host]
+    profiles = source_profiles(config, configured)
+    site_profiles = [p for p in profiles.values() if isinstance(p, SiteProfile)] + [
+        p for p in map(load_profile, available_profiles()) if isinstance(p, SiteProfile)
+    ]
+    if host:
+        if configured:
+            source = configured[0]
+            return profiles[source.name], f"source {source.name!r} is on {host}"
+        for profile in site_profiles:
+            if host in profile.links.hosts:
+                return profile, f"a site profile for {host}"
+        return load_profile(GENERIC), f"no source or site profile for {host}"
+    for profile in site_profiles:
+        if _items_found(parse_page(html, url, profile)):
+            return profile, "a saved file without --url: the first site profile that finds a story"
+    return load_profile(GENERIC), "a saved file without --url, and no site profile finds a story"
+
+
+def _items_found(page: Page) -> bool:
+    return page.article is not None or bool(page.links or page.ticker)
 
 
 # --- rules ----------------------------------------------------------------------------
@@ -465,12 +595,16 @@ def rules_apply(app: App) -> None:
 
 @rules.command("test")
 @_global_options
+@click.argument("texts", metavar="[TEXT]...", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines: an object per non-empty line.")
 @pass_app
-def rules_test(app: App, as_json: bool) -> None:
-    """Read items from stdin, one a line, and say which rules match each and why."""
+def rules_test(app: App, texts: tuple[str, ...], as_json: bool) -> None:
+    """Say which rules match each TEXT and why; without TEXT, each line read from stdin."""
     ruleset = app.rules()
-    for raw in sys.stdin:
+    if not texts and sys.stdin.isatty():
+        end = "Ctrl-Z then Enter" if sys.platform == "win32" else "Ctrl-D"
+        err.print(f"reading text from stdin, one item a line; end with {end}", style="dim")
+    for raw in texts or sys.stdin:
         text = raw.strip()
         if not text:
             continue
@@ -503,15 +637,6 @@ def rules_test(app: App, as_json: bool) -> None:
 # --- reading the database -------------------------------------------------------------
 
 
-def _print_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str) -> None:
-    table = Table(title=title, title_justify="left")
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*(Text(_cell(row.get(column))) for column in columns))
-    out.print(table)
-
-
 def _print_stories(rows: Sequence[dict[str, Any]]) -> None:
     """Flagged stories or search hits as short blocks: readable at any terminal width.
 
@@ -539,6 +664,15 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+class _MaxRankedOption(click.Option):
+    """--max-ranked, whose default is the store's, read when the option is used."""
+
+    def get_default(self, ctx: click.Context, call: bool = True) -> Any:
+        from newswatch.store import MAX_RANKED_MATCHES
+
+        return MAX_RANKED_MATCHES
+
+
 def _print_json_rows(rows: Sequence[dict[str, Any]]) -> None:
     click.echo(json.dumps(_to_jsonable(list(rows)), ensure_ascii=False, indent=2))
 
@@ -557,6 +691,7 @@ def _print_json_rows(rows: Sequence[dict[str, Any]]) -> None:
 def flagged(app: App, rule: str | None, since: Any, limit: int, as_json: bool) -> None:
     """List flagged stories, newest first: each once, with every source that carried it."""
     with app.store(must_exist=True) as store:
+        _check_rule(app, store, rule)
         rows = store.flagged_stories(rule=rule, since=since.date() if since else None, limit=limit)
     if as_json:
         _print_json_rows(rows)
@@ -566,8 +701,16 @@ def flagged(app: App, rule: str | None, since: Any, limit: int, as_json: bool) -
         out.print("no flagged stories match")
     else:
         out.print("no flagged stories yet")
-    if rule and rule not in {r.name for r in app.rules().rules}:
-        err.print(f"warning: no rule named {rule!r} in the rules file", style="yellow")
+
+
+def _check_rule(app: App, store: Store, rule: str | None) -> None:
+    """--rule names a rule of the rules file, or one whose flags are stored; a typo would
+    otherwise give an empty answer (and an empty feed) that looks like a quiet day."""
+    if rule is None:
+        return
+    names = [r.name for r in app.rules().rules]
+    if rule not in names and not store.has_flags(rule):
+        raise QueryError(f"--rule: no rule named {rule!r} (rules: {', '.join(names)})")
 
 
 def _print_flagged_stories(rows: Sequence[dict[str, Any]]) -> None:
@@ -601,8 +744,8 @@ def _print_flagged_stories(rows: Sequence[dict[str, Any]]) -> None:
 )
 @click.option(
     "--max-ranked",
+    cls=_MaxRankedOption,
     type=click.IntRange(min=1),
-    default=MAX_RANKED_MATCHES,
     show_default=True,
     help="When more than N articles match, list the most recently stored first instead of"
     " ranking them.",
@@ -639,39 +782,55 @@ def search(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
 def status(app: App, as_json: bool) -> None:
-    """Per source: what is stored, how the last runs went."""
+    """Whether a daemon runs; per source, what is stored and how the last runs went; the
+    alert channels' health."""
+    from newswatch import daemonlock
+
+    database = app.database()
     with app.store(must_exist=True) as store:
-        rows = store.source_status()
+        running = daemonlock.is_held(database)
+        rows = store.source_status(daemon_running=running is not False)
         channels = store.alert_status()
     if app.db_path is None:  # the configuration's database: list its sources in its order
         order = {source.name: index for index, source in enumerate(app.config.sources)}
         rows.sort(key=lambda row: order.get(row["name"], len(order)))
     if as_json:
-        _print_json_rows(rows)
+        daemon = {"running": running, "lock": str(daemonlock.lock_path(database))}
+        document = {"daemon": daemon, "sources": rows, "alert_channels": channels}
+        click.echo(json.dumps(_to_jsonable(document), ensure_ascii=False, indent=2))
         return
+    if running:
+        out.print("daemon: running (`newswatch run` holds this database)")
+    elif running is None:
+        lock = daemonlock.lock_path(database)
+        out.print(f"daemon: cannot tell ({lock} is not readable by this user)", style="yellow")
+    else:
+        out.print("daemon: not running (no `newswatch run` on this database)", style="dim")
     if not rows:
         out.print("no sources have run yet")
     for row in rows:
         _print_source_status(row)
     if channels:
-        alert_columns = ("channel", "rule", "health", "failures", "owed", "unsent")
-        _print_rows(
-            channels, (*alert_columns, "last_success_at", "retry_at", "last_error"), "alerts"
-        )
+        out.print("[bold]alert channels[/]", markup=True)
+    for channel in channels:
+        _print_channel_status(channel)
 
 
 def _retention_option(
     _ctx: click.Context, param: click.Parameter, value: str | None
 ) -> float | None:
+    """Seconds; infinity for "forever" (nothing is that old); 0 prunes all that may go."""
+    from newswatch.config import parse_duration
+
     if value is None:
         return None
+    if value.strip().lower() == "forever":
+        return math.inf
     try:
-        seconds = parse_retention(value)
+        return parse_duration(value)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param=param) from None
-    if seconds is None:
-        raise click.BadParameter('"forever" prunes nothing: give a duration such as "90d"')
-    return seconds
+        message = f'{exc} (or "0s": every record that may go, or "forever": none)'
+        raise click.BadParameter(message, param=param) from None
 
 
 @cli.command()
@@ -680,7 +839,8 @@ def _retention_option(
     "--older-than",
     callback=_retention_option,
     metavar="DURATION",
-    help='Prune records older than this, e.g. "30d" (default: [settings] keep_log).',
+    help='Prune records older than this, e.g. "30d" ("0s": all that may go; default:'
+    " [settings] keep_log).",
 )
 @pass_app
 def prune(app: App, older_than: float | None) -> None:
@@ -692,9 +852,12 @@ def prune(app: App, older_than: float | None) -> None:
     space for new records (`sqlite3 FILE VACUUM`, with the daemon stopped, gives it back).
     """
     keep = older_than if older_than is not None else app.config.settings.keep_log
-    if keep is None:
-        out.print('keep_log is "forever": nothing pruned')
+    if keep is None or keep == math.inf:
+        why = "--older-than forever" if older_than is not None else 'keep_log is "forever"'
+        out.print(f"{why}: nothing pruned")
         return
+    from newswatch.store import utc_iso
+
     cutoff = datetime.now(UTC) - timedelta(seconds=keep)
     with app.store(must_exist=True) as store:
         result = store.prune_log(cutoff)
@@ -720,6 +883,8 @@ def alerts_test(ctx: click.Context, app: App) -> None:
     """Send a test message to every URL of every alert target; exit 1 if any failed."""
     if not app.config.alerts:
         raise ConfigError(app.config.path, "alerts", "no [[alerts]] targets configured")
+    from newswatch.notify import send_test
+
     app.rules()  # an alert target naming a rule that does not exist is a configuration error
     outcomes = send_test(app.config.alerts)
     for outcome in outcomes:
@@ -755,7 +920,10 @@ def feed(
     app: App, rule: str | None, limit: int, title: str | None, self_url: str | None, output: Path
 ) -> None:
     """Write an Atom feed of flagged stories, newest first, for any feed reader."""
+    from newswatch.feedout import default_feed_id, feed_title, write_atom
+
     with app.store(must_exist=True) as store:
+        _check_rule(app, store, rule)
         rows = store.flagged(rule=rule, limit=limit)
     with _output(output, "wb") as stream:
         count = write_atom(
@@ -766,7 +934,7 @@ def feed(
             self_url=self_url,
         )
     if str(output) != "-":
-        out.print(f"{count} stories → {output}")
+        out.print(f"{_count(count, 'story', 'stories')} → {output}")
 
 
 @cli.command("export")
@@ -797,6 +965,7 @@ def export_rows(
 ) -> None:
     """Export stored rows as CSV, JSON Lines or a JSON array, streaming (constant memory)."""
     with app.store(must_exist=True) as store:
+        _check_rule(app, store, rule)
         rows = store.iter_rows(
             what, rule=rule, since=since.date() if since else None, decode_json=fmt != "csv"
         )
@@ -804,7 +973,7 @@ def export_rows(
             columns = store.export_columns(what)
             count = write_rows(rows, cast(TextIO, stream), fmt=fmt, columns=columns)
     if str(output) != "-":
-        out.print(f"{count} rows → {output}")
+        out.print(f"{_count(count, 'row')} → {output}")
 
 
 @contextmanager
@@ -817,13 +986,16 @@ def _output(output: Path, mode: str) -> Iterator[IO[Any]]:
         encoding = None if "b" in mode else "utf-8"
         with click.open_file(str(output), mode, encoding=encoding, atomic=not to_stdout) as stream:
             yield stream
+    except BrokenPipeError:
+        raise  # the reader stopped reading (`| head`): see _Group.invoke
     except OSError as exc:
         raise NewswatchError(f"{output}: cannot write: {exc.strerror or exc}") from None
 
 
-def _count(number: object, noun: str) -> str:
+def _count(number: object, noun: str, plural: str | None = None) -> str:
+    """'1 flag', '2 flags', '1,204 stories'."""
     amount = number if isinstance(number, int) else 0
-    return f"{amount:,} {noun}{'' if amount == 1 else 's'}"
+    return f"{amount:,} {noun if amount == 1 else plural or noun + 's'}"
 
 
 def _stories(number: int) -> str:
@@ -839,8 +1011,8 @@ def _print_source_status(row: dict[str, Any]) -> None:
     style = _HEALTH_STYLE.get(health, "magenta")
     out.print(f"[bold]{escape(row['name'])}[/]  [{style}]{escape(health)}[/]", markup=True)
     stored = (
-        f"{row['articles']} articles ({row['duplicates']} duplicates), "
-        f"{row['ticker_items']} ticker items, {row['flags']} flags"
+        f"{_count(row['articles'], 'article')} ({_count(row['duplicates'], 'duplicate')}), "
+        f"{_count(row['ticker_items'], 'ticker item')}, {_count(row['flags'], 'flag')}"
     )
     lines = [("stored", stored)]
     if row.get("last_run_started_at"):
@@ -877,6 +1049,26 @@ def _print_source_status(row: dict[str, Any]) -> None:
         out.print(f"  [dim]{label:<13}[/]{escape(text)}", markup=True)
 
 
+def _print_channel_status(channel: dict[str, Any]) -> None:
+    """One alert channel as a short block, like a source: readable at any width. The last
+    error shows only while the channel is failing: once a message went through it is past."""
+    health = str(channel["health"])
+    style = _HEALTH_STYLE.get(health, "magenta")
+    out.print(f"  {escape(channel['channel'])}  [{style}]{escape(health)}[/]", markup=True)
+    backlog = f"{_count(channel['owed'], 'flag')} owed, {_count(channel['unsent'], 'message')}"
+    lines = [
+        ("rule", channel.get("rule") or "(every rule)"),
+        ("backlog", f"{backlog} not sent yet"),
+        ("last success", str(channel.get("last_success_at") or "never")),
+    ]
+    if channel["failures"]:
+        lines.append(("failures", f"{channel['failures']} in a row"))
+        lines.append(("next try", str(channel.get("retry_at") or "at the next run")))
+        lines.append(("error", str(channel.get("last_error") or "?")))
+    for label, text in lines:
+        out.print(f"    [dim]{label:<13}[/]{escape(text)}", markup=True)
+
+
 # --- demo -----------------------------------------------------------------------------
 
 
@@ -893,6 +1085,10 @@ def demo_site_root() -> Path:
 @pass_app
 def demo(app: App) -> None:
     """Fetch a sample portal bundled with newswatch, served on 127.0.0.1; no network needed."""
+    from newswatch.config import config_from_dict
+    from newswatch.rules import default_rules_path
+    from newswatch.sampleserver import SampleSite
+
     database = app.db_path or Path("newswatch-demo.db")
     with SampleSite(demo_site_root(), port=DEMO_PORT) as site:
         base = app.config.path.parent if app.config.path else Path.cwd()

@@ -11,12 +11,16 @@ import ipaddress
 import math
 import re
 import tomllib
+from collections.abc import Sequence
+from datetime import time
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -31,9 +35,7 @@ from pydantic import (
 from newswatch import __version__
 from newswatch.cron import crontab_trigger
 from newswatch.errors import ConfigError
-from newswatch.feedout import FeedFile
 from newswatch.names import Name
-from newswatch.notify import AlertTarget
 
 DEFAULT_DATABASE = "newswatch.db"
 PROJECT_URL = "https://github.com/newswatch-project/newswatch"
@@ -208,6 +210,54 @@ class Source(_Strict):
         return (urlsplit(self.url).hostname or "").lower()
 
 
+def _check_timezone(name: str | None) -> str | None:
+    if name is not None:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f'expected a time zone such as "Europe/Berlin", got {name!r}'
+            ) from None
+    return name
+
+
+class AlertTarget(BaseModel):
+    """One ``[[alerts]]`` table: which flags go where, and when.
+
+    Only its shape is checked here; whether apprise understands each URL is checked by
+    `notify.check_alert_targets` when rules are loaded, so that commands which send
+    nothing never load apprise."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Name
+    """Letters, digits, . _ -; the database keeps each channel's progress under it."""
+    urls: tuple[str, ...] = Field(min_length=1)
+    rule: str | None = None
+    """None: flags of every rule."""
+    mode: Literal["each-run", "digest"] = "each-run"
+    digest_at: time = time(8, 0)
+    timezone: Annotated[str | None, AfterValidator(_check_timezone)] = None
+    """Of digest_at; None: the machine's local time."""
+    max_stories: int = Field(default=50, ge=1)
+    """Per message; a longer backlog goes out as several messages."""
+
+
+class FeedFile(BaseModel):
+    """One ``[[feeds]]`` table: a feed file kept up to date with the flags."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: Path
+    rule: str | None = None
+    """None: stories of every rule."""
+    title: str | None = None
+    self_url: str | None = None
+    """Where the file is published; also the feed's id when given."""
+    limit: int = Field(default=100, ge=1)
+    """Newest flags in the feed."""
+
+
 class Config(_Strict):
     """A whole configuration file: settings, sources, and where it came from."""
 
@@ -224,6 +274,24 @@ class Config(_Strict):
                 return source
         known = ", ".join(s.name for s in self.sources) or "none"
         raise ConfigError(self.path, "sources", f"no source named {name!r} (known: {known})")
+
+
+def contact_missing(config: Config, sources: Sequence[Source]) -> bool:
+    """Whether requests to other people's sites would carry no contact of the user's own:
+    `contact` left unset (the project's URL stands in) while a source is not on this machine.
+    An operator who wants to ask about the requests should reach whoever runs them."""
+    if config.settings.contact != PROJECT_URL:
+        return False
+    return any(not _is_this_machine(source.host) for source in sources)
+
+
+def _is_this_machine(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def default_config_path() -> Path:

@@ -7,8 +7,10 @@ Shared by the configuration (to reject a bad line with a clear message) and the 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from apscheduler.triggers.cron import CronTrigger
+if TYPE_CHECKING:
+    from apscheduler.triggers.cron import CronTrigger
 
 _CRON_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _CRON_NUMERIC_DAYS = re.compile(r"(\*|[0-7])(?:-([0-7]))?(?:/(\d+))?")
@@ -40,7 +42,12 @@ def crontab_weekdays(field: str) -> str:
 
 
 def crontab_trigger(expression: str, *, jitter: float | None = None) -> CronTrigger:
-    """A CronTrigger for a standard five-field crontab line, in the local time zone."""
+    """A CronTrigger for a standard five-field crontab line, in the local time zone.
+
+    APScheduler is imported here, not with the module: the configuration checks cron lines
+    with this, and commands other than the daemon should not pay for loading it."""
+    from apscheduler.triggers.cron import CronTrigger
+
     fields = expression.split()
     if len(fields) != 5:
         raise ValueError(f"expected 5 crontab fields, got {len(fields)}: {expression!r}")

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from xml.etree import ElementTree as ET
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from newswatch import __version__
+from newswatch.config import FeedFile
 from newswatch.store import Store, utc_iso
+
+__all__ = ["FeedFile"]  # the configuration's model, used with this module's functions
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 
@@ -114,21 +115,6 @@ def write_atom_file(
         os.unlink(temporary)
         raise
     return count
-
-
-class FeedFile(BaseModel):
-    """One ``[[feeds]]`` table: a feed file kept up to date with the flags."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    path: Path
-    rule: str | None = None
-    """None: stories of every rule."""
-    title: str | None = None
-    self_url: str | None = None
-    """Where the file is published; also the feed's id when given."""
-    limit: int = Field(default=100, ge=1)
-    """Newest flags in the feed."""
 
 
 def feed_title(rule: str | None) -> str:

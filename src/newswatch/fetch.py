@@ -307,8 +307,7 @@ class Fetcher:
                     url,
                     url,
                     None,
-                    error=f"robots.txt could not be fetched ({entry.unreachable}); "
-                    "staying away from the host for now",
+                    error=entry.unreachable,
                     attempts=0,
                     transient=True,
                 )
@@ -335,7 +334,9 @@ class Fetcher:
                         url,
                         failure.status,
                         elapsed=on_the_wire,
-                        error=f"{failure} (after {attempt} attempts)",
+                        error=f"{failure} (after {attempt} attempts)"
+                        if attempt > 1
+                        else str(failure),
                         attempts=attempt,
                         transient=True,
                     )
@@ -489,12 +490,10 @@ class Fetcher:
         robots_url = f"{host}/robots.txt"
         try:
             result = await self._attempt(robots_url, {}, accept=())
-        except _Final as failure:
+        except _AttemptFailed as failure:
             if failure.status is not None and 400 <= failure.status < 500:
                 return self._fetched_robots(host, None)
-            return self._unreachable_robots(str(failure))
-        except _Retryable as failure:
-            return self._unreachable_robots(str(failure))
+            return self._unreachable_robots(_robots_problem(failure))
         return self._fetched_robots(host, result.content.decode("utf-8", errors="replace"))
 
     def _fetched_robots(self, host: str, body: str | None) -> _RobotsEntry:
@@ -537,6 +536,17 @@ class Fetcher:
         return _RobotsEntry(None, time.monotonic() + self.policy.robots_error_ttl, problem)
 
 
+def _robots_problem(failure: _AttemptFailed) -> str:
+    """Why none of a host's pages are requested: it cannot be reached at all, or its
+    robots.txt fails (RFC 9309: then stay out). Asked again after `robots_error_ttl`."""
+    if failure.status is None:
+        return f"cannot reach the host: {failure} (no page of it was requested)"
+    return (
+        f"robots.txt answered {failure}: as RFC 9309 asks, no page of the host is requested"
+        " until robots.txt answers normally"
+    )
+
+
 @dataclass(frozen=True)
 class RobotsFile:
     """A host's robots.txt as fetched, kept in the database between processes."""
@@ -555,7 +565,8 @@ class _RobotsEntry:
     expires: float
     """time.monotonic() after which the host's robots.txt is fetched again."""
     unreachable: str | None = None
-    """Why robots.txt could not be fetched; until `expires`, the host is left alone."""
+    """Why robots.txt could not be read (the host is down, or robots.txt fails); until
+    `expires`, the host is left alone."""
 
     def allows(self, user_agent: str, url: str) -> bool:
         return self.parser is None or self.parser.can_fetch(user_agent, url)

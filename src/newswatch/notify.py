@@ -31,21 +31,20 @@ import logging
 import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
-import apprise
-from apprise.plugins.custom_form import NotifyForm
-from apprise.plugins.custom_json import NotifyJSON
-from apprise.plugins.custom_xml import NotifyXML
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-
+from newswatch.config import AlertTarget
 from newswatch.errors import ConfigError
-from newswatch.names import Name
 from newswatch.store import AlertChannel, Store, utc_iso
+
+if TYPE_CHECKING:
+    import apprise
+
+__all__ = ["AlertTarget"]  # the configuration's model, used with this module's functions
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +53,11 @@ SEND_LEASE = timedelta(minutes=5)
 RETRY_FIRST = timedelta(minutes=1)
 RETRY_MAX = timedelta(hours=1)
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-_WEBHOOKS = (NotifyJSON, NotifyForm, NotifyXML)
-"""Plugins that carry our headers to the receiver, so it can drop repeats."""
 _MAX_TITLE = 200
 
 
-def _check_apprise_url(url: str) -> str:
+def _check_apprise_url(url: str) -> str | None:
+    """Why apprise cannot send to `url`, or None when it can."""
     apprise_log = logging.getLogger("apprise")
     was_disabled, apprise_log.disabled = apprise_log.disabled, True  # we say it better below
     try:
@@ -68,50 +66,23 @@ def _check_apprise_url(url: str) -> str:
         apprise_log.disabled = was_disabled
     if plugin is None:
         scheme = url.partition("://")[0] or url[:10]
-        raise ValueError(
+        return (
             f"not a notification URL apprise understands (scheme {scheme!r}); "
             "see https://appriseit.com/services/"
         )
-    return url
+    return None
 
 
-def _check_timezone(name: str | None) -> str | None:
-    if name is not None:
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f'expected a time zone such as "Europe/Berlin", got {name!r}'
-            ) from None
-    return name
-
-
-AppriseUrl = Annotated[str, AfterValidator(_check_apprise_url)]
-
-
-class AlertTarget(BaseModel):
-    """One ``[[alerts]]`` table: which flags go where, and when."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: Name
-    """Letters, digits, . _ -; the database keeps each channel's progress under it."""
-    urls: tuple[AppriseUrl, ...] = Field(min_length=1)
-    rule: str | None = None
-    """None: flags of every rule."""
-    mode: Literal["each-run", "digest"] = "each-run"
-    digest_at: time = time(8, 0)
-    timezone: Annotated[str | None, AfterValidator(_check_timezone)] = None
-    """Of digest_at; None: the machine's local time."""
-    max_stories: int = Field(default=50, ge=1)
-    """Per message; a longer backlog goes out as several messages."""
-
-
-def check_alert_rules(
+def check_alert_targets(
     targets: Sequence[AlertTarget], rule_names: Collection[str], config_path: Path | None
 ) -> None:
-    """Every target names a rule that exists (the rules file is read after the config)."""
+    """Every URL is one apprise can send to, and every target names a rule that exists
+    (the rules file is read after the config; apprise is loaded only for configurations
+    with alerts, by the commands that load rules)."""
     for index, target in enumerate(targets):
+        for number, url in enumerate(target.urls):
+            if (problem := _check_apprise_url(url)) is not None:
+                raise ConfigError(config_path, f"alerts[{index}].urls[{number}]", problem)
         if target.rule is not None and target.rule not in rule_names:
             known = ", ".join(sorted(rule_names)) or "none"
             raise ConfigError(
@@ -136,6 +107,8 @@ class Channel:
     @property
     def label(self) -> str:
         """The URL with its secrets masked, for logs and `newswatch status`."""
+        import apprise
+
         notifier = apprise.Apprise()
         if not notifier.add(self.url):
             return f"{self.target.name}: (a URL apprise does not understand)"
@@ -323,14 +296,24 @@ def send_test(targets: Sequence[AlertTarget]) -> list[TestOutcome]:
 
 
 def _instantiate(url: str) -> apprise.NotifyBase | None:
-    """The apprise plugin for a URL, or None when apprise does not understand it."""
+    """The apprise plugin for a URL, or None when apprise does not understand it.
+
+    apprise is imported on first use: it takes a fifth of a second and 10 MiB, which
+    commands and daemons that send nothing should not pay."""
+    import apprise
+
     return apprise.Apprise.instantiate(url)
 
 
 def _send(plugin: apprise.NotifyBase, *, title: str, body: str, key: str) -> str | None:
     """Send one message; returns why it failed, or None."""
-    if isinstance(plugin, _WEBHOOKS):
-        plugin.headers[IDEMPOTENCY_HEADER] = key
+    import apprise
+    from apprise.plugins.custom_form import NotifyForm
+    from apprise.plugins.custom_json import NotifyJSON
+    from apprise.plugins.custom_xml import NotifyXML
+
+    if isinstance(plugin, NotifyJSON | NotifyForm | NotifyXML):  # they carry our headers,
+        plugin.headers[IDEMPOTENCY_HEADER] = key  # so the receiver can drop repeats
     notifier = apprise.Apprise()
     notifier.add(plugin)
     try:

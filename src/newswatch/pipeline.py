@@ -25,7 +25,7 @@ from newswatch.dedup import canonical_url, is_followable
 from newswatch.errors import ConfigError
 from newswatch.fetch import FEED_TYPES, HTML_TYPES, Fetcher, FetchResult, RobotsFile
 from newswatch.models import Article, Link, Page, PageHints
-from newswatch.notify import check_alert_rules
+from newswatch.notify import check_alert_targets
 from newswatch.parse import (
     FeedProfile,
     GenericProfile,
@@ -106,9 +106,10 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
-FailureKind = Literal["fetch", "parser", "internal", "interrupted"]
+FailureKind = Literal["fetch", "parser", "not-a-feed", "internal", "interrupted"]
 """Why a run failed: the source's page could not be fetched, it parsed to nothing (the
-site's layout changed?), a bug, or a shutdown cut the run short."""
+site's layout changed?), a feed source's page is a web page, a bug, or a shutdown cut the
+run short."""
 
 
 def _now() -> datetime:
@@ -167,6 +168,8 @@ class SourceRun:
         self._followed_ok = 0
         self._followed_articles = 0
         self._without_article: list[FetchResult] = []
+        self._not_a_feed: str | None = None
+        """A feed source's page is a web page: what parse_feed says about it."""
         self._done = 0
         self._total = 1
         self._started = store.now()
@@ -258,11 +261,7 @@ class SourceRun:
         self.report.items_found = _items_on(page)
         if not self.report.items_found:
             self.store.forget_validators(url)
-            self._fail(
-                "parser",
-                "the page parsed to nothing: no article, links or ticker items "
-                "(has the site's layout changed?)",
-            )
+            self._fail(*self._nothing_found(page))
             return
         if self.feed is not None:  # feeds often live on another host than their stories
             self.allowed_hosts.update(_host(link.url) for link in page.links)
@@ -285,6 +284,22 @@ class SourceRun:
             )
         else:
             self.store.forget_validators(url)
+
+    def _nothing_found(self, page: Page) -> tuple[FailureKind, str]:
+        """Why the source's page gave nothing to store or follow, in the parser's words."""
+        if self._not_a_feed is not None:
+            return "not-a-feed", self._not_a_feed
+        reasons = "; ".join(page.warnings[:3])
+        if isinstance(self.profile, SiteProfile):
+            layout = f"has the site's layout changed? {reasons}".strip()
+            return (
+                "parser",
+                f"the page parsed to nothing: no article, links or ticker items ({layout})",
+            )
+        return (
+            "parser",
+            f"the page parsed to nothing: {reasons or 'no article, links or ticker items'}",
+        )
 
     def _reader(self) -> str:
         """How the source's page is read and its links chosen: the profile (see
@@ -422,6 +437,7 @@ class SourceRun:
             self._note_title(result.final_url, page.title_tag)
             return page, []
         parsed = parse_feed(text, result.final_url)
+        self._not_a_feed = parsed.not_a_feed
         entries: list[tuple[Article, Literal["feed"] | None]] = [
             (entry, None) for entry in parsed.articles
         ]
@@ -633,7 +649,7 @@ def config_rules(config: Config) -> RuleSet:
     name rules that exist."""
     rules = load_rules(config.rules_path or default_rules_path())
     names = [rule.name for rule in rules.rules]
-    check_alert_rules(config.alerts, names, config.path)
+    check_alert_targets(config.alerts, names, config.path)
     for index, feed in enumerate(config.feeds):
         if feed.rule is not None and feed.rule not in names:
             known = ", ".join(names)

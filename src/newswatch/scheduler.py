@@ -30,18 +30,17 @@ import random
 import signal
 import sqlite3
 import sys
-from collections.abc import Callable, Coroutine, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import filelock
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from newswatch import daemonlock
 from newswatch.config import Config, Source
 from newswatch.cron import crontab_trigger
 from newswatch.errors import ConfigError, NewswatchError
@@ -98,38 +97,10 @@ def run_daemon(
         raise ConfigError(config.path, "sources", "no sources configured")
     database = database or config.settings.database
     Store(database).close()  # a file that is not ours is refused before a lock is put by it
-    with _only_daemon_on(database):
+    with daemonlock.hold(database):
         runtime = _Runtime.build(config, previous=None)
         daemon = Daemon(load_config, runtime, database=database)
         return asyncio.run(daemon.serve())
-
-
-@contextmanager
-def _only_daemon_on(database: Path) -> Iterator[None]:
-    """Refuse a second daemon on one database: two would fetch every source twice as often
-    as configured, and send every alert from both. The lock is the operating system's
-    (released when the process ends, however it ends); the file stays, empty, and must not be
-    removed while a daemon runs."""
-    real = database.resolve()  # one lock however the file is named (symlinks, ../)
-    lock_path = real.with_name(f"{real.name}.daemon-lock")
-    try:
-        lock = filelock.FileLock(lock_path, timeout=0)
-        lock.acquire()
-    except filelock.Timeout:
-        raise ConfigError(  # exit status 2: a service manager should not retry
-            database,
-            None,
-            f"another `newswatch run` is already running on this database (it holds"
-            f" {lock_path}); stop it first, or give this one another database",
-        ) from None
-    except OSError as error:
-        raise NewswatchError(
-            f"{lock_path}: cannot create the daemon's lock file: {error}"
-        ) from None
-    try:
-        yield
-    finally:
-        lock.release()
 
 
 # --- schedules ---------------------------------------------------------------------------
@@ -188,6 +159,8 @@ class _Runtime:
         """Raises ConfigError (or another NewswatchError) for a profile or rules problem."""
         profiles = source_profiles(config, config.sources)
         rules = config_rules(config)
+        for warning in rules.warnings:
+            log.warning("rules: %s", warning)
         policy = FetchPolicy.from_settings(config.settings)
         if previous is not None and previous.fetcher.policy == policy:
             fetcher = previous.fetcher  # keeps its per-host pacing and robots.txt cache

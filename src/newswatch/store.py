@@ -54,8 +54,9 @@ runs           one row per run over one source (a log: pruned after keep_log, ex
     id, source, started_at, finished_at, ok (1/0), pages_fetched, new_articles,
     new_ticker_items, duplicates, flags (new flags), errors (pages that failed),
     error (why the run failed; NULL when ok), error_kind ('fetch': the source's page
-    could not be fetched, 'parser': it was fetched but parsed to nothing, 'internal',
-    'interrupted': cut short by a shutdown; NULL when ok), items_found (links, ticker
+    could not be fetched, 'parser': it was fetched but parsed to nothing, 'not-a-feed': a
+    feed source's page is a web page, 'internal', 'interrupted': cut short by a shutdown;
+    NULL when ok), items_found (links, ticker
     items and articles the parser found on the source's page; NULL when it was not
     parsed), not_modified (1 when the source's page answered 304 Not Modified).
 http_validators  the ETag / Last-Modified a source's page last answered with, sent
@@ -90,6 +91,9 @@ article_lsh    the MinHash LSH band keys of each original article long enough to
     article was first seen, so that storing touches only this week's part of the index
     however long the history (see STORY_WEEKS).
     week (whole weeks since 1970-01-01), key, article_id.
+lsh_rekey      present only while an upgrade computes article_lsh's keys again (schema v10):
+    next_id, the last article done; the new keys go to article_lsh_rekeyed, which then
+    replaces article_lsh. Both disappear when the upgrade is done.
 article_aliases  canonical URLs of links that redirected to a stored article (http to https, a
     tracking hop, a moved page) or whose page named another URL of its site as its own
     (rel=canonical, og:url), so they count as known and are not fetched again.
@@ -138,8 +142,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Protocol
 
-import sqlite_utils
-
 from newswatch.dedup import (
     canonical_url,
     content_words,
@@ -155,6 +157,52 @@ from newswatch.errors import ConfigError, NewswatchError, QueryError
 from newswatch.models import Article, Page, TickerItem
 
 log = logging.getLogger(__name__)
+
+
+class Database:
+    """The store's connection: statements outside a transaction commit at once, as each
+    write is one (the store opens BEGIN IMMEDIATE for the rest); rows come as dicts when
+    asked for. On sqlite3 alone: sqlite-utils, which did this before, took a sixth of a
+    second and NumPy to import for every command that opened a database."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        connection.isolation_level = None  # no implicit BEGIN: see above
+        connection.execute("PRAGMA recursive_triggers = ON")
+        self.conn = connection
+
+    def execute(
+        self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] = ()
+    ) -> sqlite3.Cursor:
+        return self.conn.execute(sql, parameters)
+
+    def query(
+        self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] = ()
+    ) -> Iterator[dict[str, Any]]:
+        """The rows of a SELECT as dicts, column name to value."""
+        cursor = self.conn.execute(sql, parameters)
+        names = [column[0] for column in cursor.description]
+        return (dict(zip(names, row, strict=True)) for row in cursor)
+
+    def table_names(self) -> list[str]:
+        return [
+            row[0] for row in self.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        ]
+
+    def enable_wal(self) -> None:
+        if self.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            self.execute("PRAGMA journal_mode = wal")
+
+    def commit(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self.conn.close()
+
 
 BUSY_TIMEOUT_SECONDS = 30.0
 _SLOW_LOCK_SECONDS = 1.0
@@ -445,8 +493,8 @@ def _statements(script: str) -> Iterator[str]:
         raise ValueError(f"incomplete SQL statement: {pending.strip()[:60]!r}")
 
 
-def _run_script(script: str) -> Callable[[sqlite_utils.Database], None]:
-    def migrate(db: sqlite_utils.Database) -> None:
+def _run_script(script: str) -> Callable[[Database], None]:
+    def migrate(db: Database) -> None:
         for statement in _statements(script):
             db.execute(statement)
 
@@ -691,6 +739,22 @@ to one is the article's story."""
 
 
 _SCHEMA_V10 = """
+CREATE TABLE article_lsh_rekeyed (
+    week INTEGER NOT NULL,
+    key INTEGER NOT NULL,
+    article_id INTEGER NOT NULL REFERENCES articles(id),
+    PRIMARY KEY (week, key, article_id)
+) WITHOUT ROWID;
+CREATE TABLE lsh_rekey (next_id INTEGER NOT NULL);
+INSERT INTO lsh_rekey VALUES (0);
+"""
+"""MinHash signatures are taken with newswatch's own one-permutation scheme (datasketch, whose
+import loaded SciPy, is gone), so every stored LSH key is computed again. The migration only
+sets the work up; `Store._rekey` does it a batch per transaction, so an upgrade cut short
+keeps what it did and the next start goes on from there."""
+
+
+_SCHEMA_V11 = """
 ALTER TABLE articles ADD COLUMN read_from TEXT;
 CREATE INDEX articles_awaiting_page ON articles(source) WHERE read_from IS NOT NULL;
 ALTER TABLE unavailable_urls ADD COLUMN source TEXT;
@@ -701,7 +765,7 @@ ALTER TABLE unavailable_urls ADD COLUMN given_up_at TEXT;
 when they were given up, for `newswatch status`."""
 
 
-def _migrate_to_v6(db: sqlite_utils.Database) -> None:
+def _migrate_to_v6(db: Database) -> None:
     """LSH keys computed again and filed by week. Signatures are now taken with
     datasketch's 64-bit affine permutations (35 times faster than the former pure-Python
     ones), so keys stored by earlier versions would never meet the new ones; and keys
@@ -711,7 +775,7 @@ def _migrate_to_v6(db: sqlite_utils.Database) -> None:
     _index_stored_articles(db)
 
 
-def _index_stored_articles(db: sqlite_utils.Database) -> None:
+def _index_stored_articles(db: Database) -> None:
     """Every stored original article's LSH keys, batch by batch (about 10 minutes a million:
     said in the log when it is long enough to be noticed)."""
     total = db.execute("SELECT count(*) FROM articles WHERE duplicate_of IS NULL").fetchone()[0]
@@ -737,6 +801,8 @@ def _index_stored_articles(db: sqlite_utils.Database) -> None:
 _SLOW_REINDEX_ARTICLES = 20_000
 _REINDEX_SECONDS_PER_ARTICLE = 0.0006
 """Shingles and a signature per article, measured on 2 cores."""
+_REKEY_BATCH = 1000
+"""Articles per transaction of the v10 upgrade: about a second of work each."""
 
 
 def _lsh_keys_of(shingle_set: frozenset[int]) -> list[int]:
@@ -748,9 +814,7 @@ def _week_of(timestamp: str) -> int:
     return int(datetime.fromisoformat(timestamp).timestamp()) // WEEK_SECONDS
 
 
-def _insert_lsh_keys(
-    db: sqlite_utils.Database, article_id: int, week: int, keys: Sequence[int]
-) -> None:
+def _insert_lsh_keys(db: Database, article_id: int, week: int, keys: Sequence[int]) -> None:
     db.conn.executemany(
         "INSERT OR IGNORE INTO article_lsh (week, key, article_id) VALUES (?, ?, ?)",
         [(week, key, article_id) for key in keys],
@@ -856,7 +920,7 @@ instead of counting a million rows; indexes for the runs a status asks about; ro
 files kept between processes."""
 
 
-MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
+MIGRATIONS: tuple[Callable[[Database], None], ...] = (
     _run_script(_SCHEMA_V1),
     _run_script(_SCHEMA_V2),
     _run_script(_SCHEMA_V3),
@@ -866,7 +930,8 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _run_script(_SCHEMA_V7),
     _run_script(_SCHEMA_V8),
     _run_script(_SCHEMA_V9),
-    _run_script(_SCHEMA_V10),
+    _run_script(_SCHEMA_V10),  # then Store._rekey, resumable
+    _run_script(_SCHEMA_V11),
 )
 """MIGRATIONS[n] upgrades a database from user_version n to n + 1. Append only."""
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -889,6 +954,18 @@ def _quote_hyphenated(query: str) -> str:
     )
 
 
+_WORD_OR_QUOTED = re.compile(r'\s+|(".*?")')
+
+
+def _quote_words(query: str) -> str:
+    """A plain-words query with every word quoted, so FTS5 reads no operator or column in it
+    (an unbalanced quote is closed at the end)."""
+    if query.count('"') % 2:
+        query += '"'
+    parts = [part for part in _WORD_OR_QUOTED.split(query) if part and part != '""']
+    return " ".join(part if part.startswith('"') else f'"{part}"' for part in parts)
+
+
 _JSON_COLUMNS = ("matched", "evidence", "fields")
 
 
@@ -906,7 +983,7 @@ class Store:
             )
         except (OSError, sqlite3.Error) as error:
             raise NewswatchError(f"{self.path}: cannot open database: {error}") from error
-        self.db = sqlite_utils.Database(connection, execute_plugins=False)
+        self.db = Database(connection)
         try:
             self._prepare()
         except sqlite3.DatabaseError as error:
@@ -948,6 +1025,49 @@ class Store:
         self.db.execute("PRAGMA wal_autocheckpoint = 10000")
         if self._user_version() < SCHEMA_VERSION:
             self._migrate()
+        if self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'lsh_rekey'").fetchone():
+            self._rekey()
+
+    def _rekey(self) -> None:
+        """Finish schema v10: every original article's LSH keys computed again, a batch per
+        transaction, recording how far it got (another process opening the database meanwhile
+        helps with the same batches, never twice); then the new keys replace the old."""
+        remaining = self.db.execute(
+            "SELECT count(*) FROM articles WHERE duplicate_of IS NULL"
+            " AND id > (SELECT next_id FROM lsh_rekey)"
+        ).fetchone()[0]
+        if remaining >= _SLOW_REINDEX_ARTICLES:
+            log.warning(
+                "upgrading the database: computing the near-duplicate keys of %d articles"
+                " again (about %d minutes, once; if stopped, it goes on from there)",
+                remaining,
+                max(1, round(remaining * _REINDEX_SECONDS_PER_ARTICLE / 60)),
+            )
+        while True:
+            with self._transaction():
+                exists = "SELECT 1 FROM sqlite_master WHERE name = 'lsh_rekey'"
+                if not self.db.execute(exists).fetchone():
+                    return  # another process finished it
+                rows = self.db.execute(
+                    "SELECT id, first_seen, body FROM articles WHERE duplicate_of IS NULL"
+                    " AND id > (SELECT next_id FROM lsh_rekey) ORDER BY id LIMIT ?",
+                    [_REKEY_BATCH],
+                ).fetchall()
+                if not rows:
+                    self.db.execute("DROP TABLE article_lsh")
+                    self.db.execute("ALTER TABLE article_lsh_rekeyed RENAME TO article_lsh")
+                    self.db.execute("DROP TABLE lsh_rekey")
+                    return
+                self.db.conn.executemany(
+                    "INSERT OR IGNORE INTO article_lsh_rekeyed (week, key, article_id)"
+                    " VALUES (?, ?, ?)",
+                    [
+                        (_week_of(first_seen), key, article_id)
+                        for article_id, first_seen, body in rows
+                        for key in _lsh_keys_of(shingles(body))
+                    ],
+                )
+                self.db.execute("UPDATE lsh_rekey SET next_id = ?", [rows[-1][0]])
 
     def _user_version(self) -> int:
         version: int = self.db.execute("PRAGMA user_version").fetchone()[0]
@@ -1296,7 +1416,10 @@ class Store:
         )
         keys = _lsh_keys_of(shingles(article.body))
         self.db.execute("DELETE FROM article_lsh WHERE article_id = ?", [article_id])
-        _insert_lsh_keys(self.db, article_id, _week_of(now), keys)
+        (first_seen,) = self.db.execute(
+            "SELECT first_seen FROM articles WHERE id = ?", [article_id]
+        ).fetchone()
+        _insert_lsh_keys(self.db, article_id, _week_of(first_seen), keys)
         flagged = self._story_rules(story_id, before=article_id + 1)
         matches = [
             match
@@ -1786,6 +1909,12 @@ class Store:
                 known.update(by_canonical[url])
         return known
 
+    def has_flags(self, rule: str) -> bool:
+        """Whether any story was flagged by `rule` (a rule since removed from the rules file
+        keeps its flags)."""
+        found = self.db.execute("SELECT 1 FROM flags WHERE rule = ? LIMIT 1", [rule]).fetchone()
+        return found is not None
+
     def flagged(
         self, *, rule: str | None = None, since: date | None = None, limit: int | None = None
     ) -> list[dict[str, Any]]:
@@ -1838,7 +1967,7 @@ class Store:
         if not query.strip():
             raise QueryError("empty search query")
         uses_fts_syntax = bool(_FTS_SYNTAX.search(query))
-        match = _quote_hyphenated(query) if uses_fts_syntax else self.db.quote_fts(query)
+        match = _quote_hyphenated(query) if uses_fts_syntax else _quote_words(query)
         columns = (
             "SELECT articles.id, articles.url, articles.title, articles.published,"
             " articles.source, articles.location,"
@@ -1879,27 +2008,30 @@ class Store:
             is not None
         )
 
-    def source_status(self) -> list[dict[str, Any]]:
+    def source_status(self, *, daemon_running: bool = True) -> list[dict[str, Any]]:
         """Per source: what is stored, how its runs went, and one `health` word.
 
         health: "ok" (the last run worked), "parser problem" (the source's page was
-        fetched but parsed to nothing: the site's layout has probably changed),
+        fetched but parsed to nothing: the site's layout has probably changed), "not a
+        feed" (a feed source's page is a web page: its URL is wrong),
         "backing off" (failing, and a daemon has put its next run off), "failing" (no
         daemon runs it), "never run", or "no run finished" (runs were started, and may
         have stored stories, but were cut short). A run cut short by a shutdown says
         nothing about health. A daemon killed without a chance to clean up leaves its last
-        plans behind: a next_run_at long past.
+        plans behind: a next_run_at long past; with `daemon_running` False (no daemon holds
+        the database's lock) they are left out, and a failing source is "failing".
         """
         names = [row[0] for row in self.db.execute(_SOURCE_NAMES)]
-        return [self._source_status(name) for name in names]
+        return [self._source_status(name, daemon_running) for name in names]
 
-    def _source_status(self, name: str) -> dict[str, Any]:
+    def _source_status(self, name: str, daemon_running: bool) -> dict[str, Any]:
         def scalar(sql: str) -> Any:
             return self.db.execute(sql, {"name": name}).fetchone()[0]
 
         source = self.db.execute(
             "SELECT url, profile, next_run_at FROM sources WHERE name = ?", [name]
         ).fetchone() or (None, None, None)
+        next_run_at = source[2] if daemon_running else None
         last_run = self._last_run(name, include_interrupted=True)
         judged_run = self._last_run(name, include_interrupted=False)
         failures = self.consecutive_failures(name)
@@ -1919,7 +2051,7 @@ class Store:
             "name": name,
             "health": _health(
                 judged_run,
-                next_run_at=source[2],
+                next_run_at=next_run_at,
                 ever_fetched=last_run is not None
                 or any(counts)  # stored things, though its requests were pruned since
                 or self.db.execute(
@@ -1938,7 +2070,7 @@ class Store:
             ),
             "consecutive_failures": failures,
             "usual_items": statistics.median_low(recent_items) if recent_items else None,
-            "next_run_at": source[2],
+            "next_run_at": next_run_at,
             "given_up_links": self.given_up_links(name),
         }
         for column in _RUN_STATUS_COLUMNS:
@@ -2215,6 +2347,8 @@ def _health(
         return "ok"
     if last_run["error_kind"] == "parser":
         return "parser problem"
+    if last_run["error_kind"] == "not-a-feed":
+        return "not a feed"
     if next_run_at is not None:  # a daemon runs it, and put it off after the failure
         return "backing off"
     return "failing"

@@ -30,6 +30,7 @@ from newswatch.models import Article, Link, Page
 from newswatch.parse.generic import (
     GenericProfile,
     absolute_url,
+    discover_feeds,
     language_code,
     parse_generic,
     single_spaced,
@@ -75,13 +76,16 @@ class ParsedFeed:
 
     page: Page
     articles: list[Article] = field(default_factory=list)
+    not_a_feed: str | None = None
+    """Set when the text is a web page that is no article (a feed source pointed at a site's
+    page): what it is, and the feeds it announces, if any, to use instead."""
 
 
 def parse_feed(text: str, url: str) -> ParsedFeed:
     """Entries as links and, where they carry the whole story, as articles. Not a feed: the
     generic profile's reading of the page. Malformed XML is read as far as it goes."""
     if _HTML_START.match(text[:4096].lstrip("\ufeff")):
-        return ParsedFeed(_web_page(text, url))
+        return _web_page(text, url)
     page = Page(url=url)
     if not text.strip():
         page.warnings.append("page: empty")
@@ -100,7 +104,7 @@ def parse_feed(text: str, url: str) -> ParsedFeed:
     if not parsed.get("version") and not parsed.entries:
         start = text.lstrip("\ufeff \t\r\n")
         if start.startswith("<") and not start.startswith("<?xml"):
-            return ParsedFeed(_web_page(text, url))
+            return _web_page(text, url)
         json_feed = " (a JSON Feed? only RSS and Atom are read)" if start.startswith("{") else ""
         page.warnings.append(f"feed: not an RSS or Atom feed{json_feed}")
         return ParsedFeed(page)
@@ -134,11 +138,23 @@ def parse_feed(text: str, url: str) -> ParsedFeed:
     return result
 
 
-def _web_page(html: str, url: str) -> Page:
+def _web_page(html: str, url: str) -> ParsedFeed:
+    """The generic profile's reading of a page that is no feed; unless it is an article, a
+    warning that says so and offers the feeds the page announces (<link rel="alternate">)."""
     page = parse_generic(html, url)
-    if page.article is None:
-        page.warnings.append("feed: not a feed, read as a web page")
-    return page
+    if page.article is not None:
+        return ParsedFeed(page)
+    feeds = discover_feeds(html, url)  # a second parse, only for a page that is no feed
+    if len(feeds) == 1:
+        offer = f"it announces a feed: {feeds[0]} (use it as the source's url)"
+    elif feeds:
+        offer = f"it announces feeds: {', '.join(feeds)} (use one as the source's url)"
+    else:
+        offer = 'it announces no feed (use the site\'s feed as url, or profile = "generic")'
+
+    problem = f"not an RSS or Atom feed but a web page; {offer}"
+    page.warnings.append(f"feed: {problem} (read as a web page)")
+    return ParsedFeed(page, not_a_feed=problem)
 
 
 def _prepared(text: str) -> tuple[str, int]:

@@ -109,8 +109,11 @@ def parse_generic(html: str, url: str, hints: PageHints | None = None) -> Page:
     ):
         if not page.links:
             feeds = feed_links(tree, base)
-            hint = f" (it announces feeds: {', '.join(feeds)})" if feeds else ""
-            page.warnings.append(f"generic: neither article text nor links to articles found{hint}")
+            hint = f"; it announces feeds: {', '.join(feeds)}" if feeds else ""
+            why = _why_no_links(tree, base, url)
+            page.warnings.append(
+                f"generic: neither article text nor links to articles found: {why}{hint}"
+            )
         return page
     if headline is None:
         page.warnings.append("generic: article text found but no title; not kept")
@@ -156,6 +159,43 @@ def looks_like_article(url: str) -> bool:
         return True
     slug = _PAGE_EXTENSION.sub("", segments[-1]) if segments else ""
     return len(_WORD.findall(slug.replace("_", " "))) >= MIN_SLUG_WORDS
+
+
+ARTICLE_URL_SHAPES = (
+    "a date (/2025/01/07/, 2025-01-07), a number of 5 or more digits (/news/123456), an"
+    " id=NNN query, or a last segment of 4 or more words (/news/equinor-starts-castberg-field)"
+)
+"""What looks_like_article accepts, in words, for messages (the README says the same)."""
+
+
+def _why_no_links(tree: HtmlElement, base: str, page_url: str) -> str:
+    """Why article_links found nothing, in terms a user can act on: no links to the same
+    site at all, none with a headline, or which ones were turned down for their URL."""
+    host = _site_host(page_url) or _site_host(base)
+    same_site: dict[str, str] = {}
+    for anchor in tree.iterfind(".//a[@href]"):
+        target = absolute_url(base, anchor.get("href") or "")
+        if target is not None and _site_host(target) == host:
+            same_site.setdefault(target, single_spaced(anchor.text_content()))
+    if not same_site:
+        return f"no links to other pages of {host or 'the site'}"
+    headlines = [u for u, text in same_site.items() if len(_WORD.findall(text)) >= MIN_ANCHOR_WORDS]
+    if not headlines:
+        return (
+            f"{_links(len(same_site))} to the same site, none with a headline"
+            f" ({MIN_ANCHOR_WORDS} words or more) as its text"
+        )
+    by_shape = sorted(headlines, key=lambda u: any(map(_NOT_ARTICLE_SEGMENT.match, u.split("/"))))
+    examples = ", ".join(urlsplit(u).path or "/" for u in by_shape[:3])
+    return (
+        f"{_links(len(headlines))} with a headline, none to an article's URL (e.g. {examples}):"
+        f" article URLs have {ARTICLE_URL_SHAPES}, and are no tag, section or search pages;"
+        " for a site whose URLs differ, write a profile (links.article)"
+    )
+
+
+def _links(count: int) -> str:
+    return f"{count} link{'' if count == 1 else 's'}"
 
 
 def article_links(tree: HtmlElement, base: str, page_url: str) -> list[Link]:

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-import soupsieve
 from cssselect import HTMLTranslator, SelectorError
+from cssselect.parser import SelectorSyntaxError
 from lxml import etree
 
 from newswatch.errors import ConfigError
@@ -55,8 +55,8 @@ class Selector:
     """A CSS selector as the profile wrote it, compiled to XPath for lxml.
 
     Like the DOM's querySelectorAll, it is matched against the whole document: in "td.main
-    h1" the td may lie outside the part of the page being searched. soupsieve checks the
-    syntax (its messages say what is wrong), cssselect compiles it.
+    h1" the td may lie outside the part of the page being searched. cssselect compiles it
+    (and says where a mistake is).
     """
 
     pattern: str
@@ -70,14 +70,12 @@ _CSS_TO_XPATH = HTMLTranslator()
 def compile_selector(text: str) -> Selector:
     """Raises ValueError, naming the selector and the problem."""
     try:
-        soupsieve.compile(text)
-    except soupsieve.SelectorSyntaxError as exc:
-        first_line = str(exc).splitlines()[0]
-        raise ValueError(f"bad CSS selector {text!r}: {first_line}") from None
-    try:
-        return Selector(text, etree.XPath(_CSS_TO_XPATH.css_to_xpath(text, prefix="descendant::")))
+        xpath = _CSS_TO_XPATH.css_to_xpath(text, prefix="descendant::")
+    except SelectorSyntaxError as exc:
+        raise ValueError(f"bad CSS selector {text!r}: {exc}") from None
     except SelectorError as exc:
         raise ValueError(f"unsupported CSS selector {text!r}: {exc}") from None
+    return Selector(text, etree.XPath(xpath))
 
 
 @dataclass(frozen=True)

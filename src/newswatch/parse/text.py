@@ -4,7 +4,8 @@ Block elements and `<br><br>` end a paragraph; a single `<br>` ends a line insid
 The walk is iterative, so absurdly nested tag soup cannot exhaust the stack.
 
 Pages are parsed by lxml (libxml2's HTML parser, the one BeautifulSoup's "lxml" builder
-drives too), whose elements are built in C: several times faster than a BeautifulSoup tree.
+drives too), whose elements are built in C: a BeautifulSoup tree and its `select` of a
+profile's selectors cost about 7 times a whole parse (scripts/bench_html_parsers.py).
 In lxml, text is not a node of its own: an element's `text` comes before its first child,
 and each child's `tail` follows it. A `TextPiece` names one such run of text, so it can be
 left out of a walk like an element can.
