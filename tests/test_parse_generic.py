@@ -311,3 +311,28 @@ def test_never_raises(html: str, warning: str | None) -> None:
     assert page.article is None
     if warning is not None:
         assert any(warning in w for w in page.warnings)
+
+
+def test_a_teaser_cut_short_is_not_an_article_however_it_is_marked() -> None:
+    html = (
+        '<html><head><title>Shell sells unit | Desk</title><meta property="og:type"'
+        ' content="article"></head><body><article><h1>Shell sells Nigerian onshore unit</h1>'
+        "<p>Shell has agreed to sell its Nigerian onshore subsidiary to a group of five"
+        " local companies for up to...</p><a href='/subscribe'>Subscribe to read more</a>"
+        "</article></body></html>"
+    )
+    page = parse_generic(html, "https://desk.example/2025/04/02/shell-sells-nigerian-unit")
+    assert page.article is None
+
+
+def test_a_two_sentence_brief_is_an_article() -> None:
+    html = (
+        '<html><head><title>Shell sells unit | Desk</title></head><body><nav><a href="/">'
+        "Home</a></nav><h1>Shell sells Nigerian onshore unit</h1><div><p>Shell has agreed to"
+        " sell its Nigerian onshore subsidiary to five local companies.</p><p>Terms were not"
+        " disclosed.</p></div></body></html>"
+    )
+    page = parse_generic(html, "https://desk.example/2025/04/02/shell-sells-nigerian-unit")
+    assert page.article is not None
+    assert page.article.title == "Shell sells Nigerian onshore unit"
+    assert page.article.body.startswith("Shell has agreed")

@@ -239,7 +239,8 @@ def test_title_only_in_head_uses_it_without_the_site_suffix() -> None:
     assert article.body.endswith("The annual report can be downloaded from the company’s website.")
     assert page.ticker == [by_url(SEED_TICKER)[SITE + "mainnews.asp?id=1405809"]]
     assert page.warnings == [
-        "article.title: h1.newsheading, .newsheading, td.maincol h1, h1 matched nothing; used title"
+        "article.title: h1.newsheading, .newsheading, td.maincol h1, h1 matched nothing;"
+        " used <title> with the site's name removed"
     ]
 
 

@@ -288,6 +288,7 @@ def test_selector_fallbacks_and_the_pattern_as_last_resort() -> None:
         .replace('class="headline"', 'class="title"')
         .replace('class="byline"', 'class="credits"')
         .replace('class="story-body"', 'class="story"')
+        .replace('"headline": "ignored"', '"name": "ignored"')  # JSON-LD would come first
     )
     page = parse_page(html, STORY_URL, example_profile())
     article = page.article
@@ -297,7 +298,7 @@ def test_selector_fallbacks_and_the_pattern_as_last_resort() -> None:
     # the body now comes from <article>: the heading and the byline line are not body
     assert article.body.split("\n\n") == STORY_BODY
     assert page.warnings == [
-        "article.title: h2.headline matched nothing; used title",
+        "article.title: h2.headline matched nothing; used <title> with the site's name removed",
         "article.body: div.story-body matched nothing; used article",
         "article.dateline: no selector matched (p.byline); found by pattern in the text",
     ]

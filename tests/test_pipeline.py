@@ -160,7 +160,7 @@ def test_a_feed_is_read_again_when_its_article_profile_changes() -> None:
     assert len(versions) == 3
 
 
-def test_gone_links_are_not_requested_again_until_a_day_later(
+def test_gone_links_are_not_requested_again_before_the_sources_next_run(
     tmp_path: Path, portal: ScriptedServer, store: Store, clock: Clock
 ) -> None:
     config = make_config(tmp_path, portal.base_url)
@@ -173,7 +173,7 @@ def test_gone_links_are_not_requested_again_until_a_day_later(
     assert report.skipped_unavailable == 0  # 1405790/95 are ticker links of stored articles
     assert query(store, "SELECT count(*), min(status) FROM unavailable_urls") == [(2, 404)]
 
-    # The listing now links to a missing page directly: skipped until the day has passed.
+    # The listing now links to a missing page directly: skipped until the next run is due.
     [route] = portal.routes[HOME]
     block = b'<div class="newsblock"><a class="newslinkgog" href="mainnews.asp?id=1405790">'
     block += b"<b>Gone</b></a></div>\n"
@@ -188,7 +188,7 @@ def test_gone_links_are_not_requested_again_until_a_day_later(
     report = run_once(config, store)
     assert sorted(article_requests(portal, before)) == sorted(MISSING)  # both due again
     assert query(store, "SELECT url, failures FROM unavailable_urls") == [
-        (portal.base_url + ARTICLE + "1405795", 2)  # still missing: now two days
+        (portal.base_url + ARTICLE + "1405795", 2)  # still missing: now two intervals
     ]  # and 1405790 is back: stored, forgotten as unavailable
     assert query(store, f"SELECT count(*) FROM articles WHERE url LIKE '%{1405790}'") == [(1,)]
 
@@ -223,7 +223,8 @@ def test_a_transient_failure_keeps_no_validators(
     assert store.validators(portal.base_url + HOME) is None
     before = len(portal.log)
     second = run_once(config, store)
-    assert article_requests(portal, before) == ["1405808"] and second.new_articles == 1
+    assert first.from_entries == 1  # stored from its listing item meanwhile
+    assert article_requests(portal, before) == ["1405808"] and second.upgraded == 1
     assert store.validators(portal.base_url + HOME) is not None
 
 
@@ -349,3 +350,24 @@ def test_a_link_that_redirects_to_a_stored_article_is_not_fetched_again(
     assert query(store, "SELECT url FROM article_aliases") == [
         (portal.base_url + "/old/mainnews.asp?id=77",)
     ]
+
+
+def test_a_link_robots_txt_refuses_is_remembered_quietly(
+    tmp_path: Path, portal: ScriptedServer, store: Store
+) -> None:
+    robots = f"User-agent: *\nDisallow: {ARTICLE}1405802\n".encode()
+    portal.add("/robots.txt", Route(body=robots, headers={"Content-Type": "text/plain"}))
+    config = make_config(tmp_path, portal.base_url, robots=True)
+    first = run_once(config, store)
+    assert first.ok and not any("robots" in error for error in first.errors)
+    assert query(store, "SELECT error FROM unavailable_urls WHERE url LIKE '%1405802'") == [
+        ("disallowed by robots.txt",)
+    ]
+    # what the listing said of it is stored meanwhile, marked as such
+    assert query(store, "SELECT read_from FROM articles WHERE url LIKE '%1405802'") == [
+        ("listing",)
+    ]
+    store.forget_validators(portal.base_url + HOME)
+    second = run_once(config, store)
+    assert second.ok and second.errors == [] and second.skipped_unavailable >= 1
+    assert portal.hits(ARTICLE + "1405802") == 0

@@ -591,20 +591,31 @@ def test_unavailable_urls_are_skipped_until_their_retry_time(
 ) -> None:
     gone = f"{GOG}?id=1405790&utm_source=ticker"
     other = f"{GOG}?id=1405801"
-    store.mark_unavailable(gone, status=404, error="HTTP 404 Not Found")
+    asked: list[tuple[int, datetime]] = []
+
+    def schedule(failures: int, first_failed: datetime) -> datetime | None:
+        asked.append((failures, first_failed))
+        return clock.now + timedelta(hours=failures) if failures < 4 else None
+
+    store.mark_unavailable(gone, status=404, error="HTTP 404 Not Found", schedule=schedule)
     assert store.unavailable_urls([gone, other]) == {f"{GOG}?id=1405790": True}
-    clock.advance(hours=25)
+    clock.advance(hours=2)
     assert store.unavailable_urls([gone]) == {f"{GOG}?id=1405790": False}  # due again
-    store.mark_unavailable(gone, status=410, error="HTTP 410 Gone")
-    clock.advance(hours=25)
-    assert store.unavailable_urls([gone]) == {f"{GOG}?id=1405790": True}  # now two days
+    store.mark_unavailable(gone, status=410, error="HTTP 410 Gone", source="gog", schedule=schedule)
+    clock.advance(hours=1)
+    assert store.unavailable_urls([gone]) == {f"{GOG}?id=1405790": True}  # now two hours
     assert rows(db_path, "SELECT status, failures, first_failed_at FROM unavailable_urls") == [
         (410, 2, "2026-11-29T18:05:10Z")
     ]
-    for _ in range(5):
-        store.mark_unavailable(gone, status=404, error="HTTP 404 Not Found")
-    [(retry_at,)] = rows(db_path, "SELECT retry_at FROM unavailable_urls")
-    assert retry_at == utc_iso(clock.now + timedelta(days=7))  # capped at a week
+    first = datetime.fromisoformat("2026-11-29T18:05:10+00:00")
+    assert asked == [(1, START), (2, first)] and first == START
+    assert store.given_up_links("gog") == []
+    for _ in range(2):
+        store.mark_unavailable(gone, status=404, error="HTTP 404 Not Found", schedule=schedule)
+    clock.advance(days=3650)
+    assert store.unavailable_urls([gone]) == {f"{GOG}?id=1405790": True}  # given up: for good
+    [given_up] = store.given_up_links("gog")
+    assert (given_up["url"], given_up["status"]) == (f"{GOG}?id=1405790", 404)
     store.clear_unavailable(gone)
     assert store.unavailable_urls([gone]) == {}
 
@@ -776,3 +787,25 @@ def test_another_programs_database_is_refused_and_left_alone(tmp_path: Path) -> 
         Store(other)
     assert rows(other, "SELECT name FROM sqlite_master") == [("inventory",)]
     assert rows(other, "PRAGMA journal_mode") == [("delete",)]
+
+
+def test_a_page_naming_another_url_as_its_own_is_stored_there_only_with_the_same_text(
+    store: Store, db_path: Path
+) -> None:
+    section = "https://blog.example/news/"
+
+    def page(path: str, text: str) -> Page:
+        url = f"https://blog.example/{path}"
+        return Page(url=url, article=Article(url=section, title=path, body=text))
+
+    store.save_page("blog", page("a-story", SSB_BODY), fetch_id=None, matcher=never)
+    store.save_page("blog", page("?p=1", SSB_BODY), fetch_id=None, matcher=never)  # same post
+    store.save_page("blog", page("b-story", LNG_BODY), fetch_id=None, matcher=never)
+    assert rows(db_path, "SELECT url, title FROM articles ORDER BY id") == [
+        (section, "a-story"),
+        ("https://blog.example/b-story", "b-story"),  # a careless canonical merges nothing
+    ]
+    assert rows(db_path, "SELECT url FROM article_aliases ORDER BY url") == [
+        ("https://blog.example/?p=1",),
+        ("https://blog.example/a-story",),
+    ]

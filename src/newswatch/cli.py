@@ -313,6 +313,18 @@ def _print_reports(reports: Sequence[SourceReport], *, verbose: bool) -> None:
                 err.print(f"[yellow]{r.source}:[/] {escape(problem)}", markup=True, highlight=False)
         if len(r.errors) > len(shown):
             err.print(f"{r.source}: … {len(r.errors) - len(shown)} more (use -v)", style="yellow")
+        if r.from_entries:
+            err.print(
+                f"{r.source}: {_stories(r.from_entries)} stored from what the feed or"
+                " listing said, as their pages could not be read (read again on later runs)",
+                highlight=False,
+            )
+        if r.upgraded:
+            err.print(
+                f"{r.source}: {_stories(r.upgraded)} stored earlier from a feed or"
+                " listing now hold their page's text",
+                highlight=False,
+            )
         if verbose:
             for warning in r.warnings:
                 err.print(f"[dim]{r.source}: warning: {escape(warning)}[/]", markup=True)
@@ -986,6 +998,10 @@ def _count(number: object, noun: str, plural: str | None = None) -> str:
     return f"{amount:,} {noun if amount == 1 else plural or noun + 's'}"
 
 
+def _stories(number: int) -> str:
+    return f"{number:,} {'story' if number == 1 else 'stories'}"
+
+
 _HEALTH_STYLE = {"ok": "green", "failing": "red", "backing off": "yellow"}
 
 
@@ -1026,6 +1042,9 @@ def _print_source_status(row: dict[str, Any]) -> None:
         lines.append(("next run", str(row["next_run_at"])))
     if row.get("last_run_error"):
         lines.append(("error", str(row["last_run_error"])))
+    for link in row.get("given_up_links") or ():
+        since = f"failing since {link['first_failed_at']}"
+        lines.append(("given up", f"{link['url']} ({link['error']}; {since})"))
     for label, text in lines:
         out.print(f"  [dim]{label:<13}[/]{escape(text)}", markup=True)
 

@@ -159,7 +159,10 @@ class FetchResult:
     etag: str | None = None
     last_modified: str | None = None
     transient: bool = False
-    """Failed in a way that may pass (timeouts, resets, 5xx, 429): worth asking again soon."""
+    """Failed in a way that may pass (timeouts, resets, 5xx, 429, truncated or badly
+    compressed bodies): worth asking again soon."""
+    refused: bool = False
+    """robots.txt disallows the URL: no request was made."""
 
     @property
     def ok(self) -> bool:
@@ -309,7 +312,9 @@ class Fetcher:
                     transient=True,
                 )
             if not entry.allows(self.policy.user_agent, url):
-                return FetchResult(url, url, None, error="disallowed by robots.txt", attempts=0)
+                return FetchResult(
+                    url, url, None, error="disallowed by robots.txt", attempts=0, refused=True
+                )
         headers = {}
         if etag:
             headers["If-None-Match"] = etag
@@ -395,8 +400,8 @@ class Fetcher:
             raise _Retryable(f"no complete answer within {self.policy.timeout:g}s") from None
         except httpx.TooManyRedirects:
             raise _Final(f"more than {self.policy.max_redirects} redirects") from None
-        except httpx.DecodingError as exc:
-            raise _Final(f"invalid compressed body: {exc}") from None
+        except httpx.DecodingError as exc:  # often a body cut short: worth asking again
+            raise _Retryable(f"invalid compressed body: {exc}") from None
         except httpx.ConnectError as exc:
             raise _Retryable(f"cannot connect: {exc or type(exc).__name__}") from None
         except httpx.TimeoutException as exc:

@@ -42,6 +42,16 @@ class Link:
     published: date | None = None
 
 
+@dataclass(frozen=True)
+class PageHints:
+    """What is known of a page before it is read: what the listing, ticker or feed that
+    linked to it said (the best fallback for a headline, date or region the page lacks), and
+    the <title>s of the site's other pages (to tell the site's name and generic title)."""
+
+    link: Link | None = None
+    site_titles: tuple[str, ...] = ()
+
+
 @dataclass
 class Page:
     """What a parser makes of one fetched page.
@@ -56,3 +66,5 @@ class Page:
     ticker: list[TickerItem] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    title_tag: str | None = None
+    """The page's <title> as written, for telling the site's name on its other pages."""

@@ -15,7 +15,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -24,7 +24,7 @@ from newswatch.config import Config, Source
 from newswatch.dedup import canonical_url, is_followable
 from newswatch.errors import ConfigError
 from newswatch.fetch import FEED_TYPES, HTML_TYPES, Fetcher, FetchResult, RobotsFile
-from newswatch.models import Article, Page
+from newswatch.models import Article, Link, Page, PageHints
 from newswatch.notify import check_alert_targets
 from newswatch.parse import (
     FeedProfile,
@@ -36,6 +36,7 @@ from newswatch.parse import (
     parse_page,
     reader_version,
 )
+from newswatch.retry import RetryPolicy, failure_kind
 from newswatch.rules import RuleSet, default_rules_path, load_rules
 from newswatch.store import DatabaseBusy, Matcher, SaveResult, Store
 
@@ -45,6 +46,8 @@ MAX_FOLLOW_DEPTH = 2
 """Listing → article → the articles its ticker links to; deeper would crawl the whole site."""
 PARSER_ALARM_PAGES = 3
 """This many linked pages fetched and not one parsed to an article: the layout changed."""
+SITE_TITLES = 50
+"""<title>s kept per host in a run, to tell the site's name and generic title from headlines."""
 
 
 @dataclass
@@ -73,7 +76,12 @@ class SourceReport:
     items_found: int | None = None
     """Links, ticker items and articles the parser found on the source's page."""
     skipped_unavailable: int = 0
-    """Links not requested because they failed for good recently (404, 410, ...)."""
+    """Links not requested because they failed recently (404, 410, robots.txt, ...) and are
+    not due again yet."""
+    from_entries: int = 0
+    """Articles stored from what their feed entry or listing item said, their page unread."""
+    upgraded: int = 0
+    """Articles stored from their entry before whose page was read now."""
 
     @property
     def ok(self) -> bool:
@@ -82,6 +90,7 @@ class SourceReport:
     def add(self, saved: SaveResult) -> None:
         self.new_articles += saved.article == "new"
         self.duplicates += saved.article == "duplicate"
+        self.upgraded += saved.article == "upgraded"
         self.new_ticker_items += saved.new_ticker_items
         self.flags += saved.new_flags
 
@@ -163,6 +172,13 @@ class SourceRun:
         """A feed source's page is a web page: what parse_feed says about it."""
         self._done = 0
         self._total = 1
+        self._started = store.now()
+        """On the store's clock, which judges when failed links are due again."""
+        self._retry = RetryPolicy(interval=_until_next_run(source, self._started))
+        self._hints: dict[str, Link] = {}
+        """What listings, tickers and feeds said of each link (by canonical URL)."""
+        self._site_titles: dict[str, list[str]] = {}
+        """The <title>s of the pages read in this run, by host."""
 
     async def run(self) -> SourceReport:
         """Never raises for a source's problems; a shutdown's cancellation is recorded as an
@@ -252,12 +268,14 @@ class SourceRun:
         if self.source.follow:
             await self._follow(page)
         if self._followed_ok >= PARSER_ALARM_PAGES and not self._followed_articles:
-            self._fail(
-                "parser",
+            alarm = (
                 f"{self._followed_ok} linked pages were fetched but none parsed to an article "
-                "(has the site's layout changed?)",
+                "(has the site's layout changed?)"
             )
-        else:  # pages that are not articles are not asked for again every run
+            if self.report.from_entries:
+                alarm += f"; {self.report.from_entries} stored from what their entries said"
+            self._fail("parser", alarm)
+        if self.report.ok:  # pages that are not articles are not asked for again every run
             for result in self._without_article:
                 self._remember_unavailable(result, "no article found on the page")
         if self._complete and self.report.ok:
@@ -292,7 +310,10 @@ class SourceRun:
 
     async def _follow(self, page: Page) -> None:
         """Breadth first from the page's links, then what earlier runs left unfollowed."""
-        backlog = [] if self.feed else self.store.unfetched_ticker_urls(self.source.name)
+        backlog = self.store.awaiting_pages(self.source.name)
+        if not self.feed:
+            backlog += self.store.unfetched_ticker_urls(self.source.name)
+        self._note_hints([page])
         frontier = self._fresh(_links_on([page]) + backlog)
         depth = 1
         while frontier and depth <= self.max_depth:
@@ -304,29 +325,57 @@ class SourceRun:
             self._claim(batch)  # only what is fetched now: the rest stays free for others
             self.budget -= len(batch)
             self._total += len(batch)
-            pages = await asyncio.gather(*(self._visit(url) for url in batch))
-            frontier = self._fresh(_links_on([page for page in pages if page is not None]))
+            pages = [page for page in await asyncio.gather(*map(self._visit, batch)) if page]
+            self._note_hints(pages)
+            frontier = self._fresh(_links_on(pages))
             depth += 1
+
+    def _note_hints(self, pages: Sequence[Page]) -> None:
+        """Remember what the pages' listings and tickers say of each link they show: the
+        first word on a link wins, unless a later one says more (a listing item's summary)."""
+        for page in pages:
+            said = list(page.links) + [
+                Link(item.url, _whole(item.text), None, item.region, item.published)
+                for item in page.ticker
+            ]
+            for link in said:
+                if not is_followable(link.url):
+                    continue
+                key = canonical_url(link.url)
+                known = self._hints.get(key)
+                if known is None or (link.summary and not known.summary):
+                    self._hints[key] = link
 
     async def _visit(self, url: str) -> Page | None:
         """Fetch and store one linked page; each is committed as soon as it arrives, so a
         slow page neither holds the others back nor takes them down with it on shutdown."""
-        return self._take(await self.fetcher.get(url, robots=self.robots), followed=True)
+        hints = PageHints(
+            link=self._hints.get(url), site_titles=tuple(self._site_titles.get(_host(url), ()))
+        )
+        result = await self.fetcher.get(url, robots=self.robots)
+        return self._take(result, followed=True, hints=hints)
 
-    def _take(self, result: FetchResult, *, followed: bool) -> Page | None:
-        """Record one fetch, parse and store its page; None when there is nothing to parse."""
+    def _take(
+        self, result: FetchResult, *, followed: bool, hints: PageHints | None = None
+    ) -> Page | None:
+        """Record one fetch, parse and store its page; None when there is nothing to parse.
+        A followed link whose page cannot be read (or holds no article) is stored from what
+        its feed entry or listing item said, when that says enough."""
         report = self.report
         report.pages_fetched += result.attempts > 0  # not a page robots.txt kept us from
         report.requests += result.attempts
         report.bytes_fetched += len(result.content)
         page: Page | None = None
-        entries: list[Article] = []
+        entries: list[tuple[Article, Literal["feed"] | None]] = []
         if result.ok:
-            page, entries = self._parse(result, followed=followed)
+            page, entries = self._parse(result, followed=followed, hints=hints)
             if page.warnings:
                 report.warnings.extend(f"{result.url}: {w}" for w in page.warnings)
-        elif not result.not_modified:
+        elif not result.not_modified and not (followed and result.refused):
             report.errors.append(f"{result.url}: {result.error or result.status}")
+        stand_in = None
+        if followed and (page is None or page.article is None) and hints and hints.link:
+            stand_in = self._stand_in(hints.link)
         with self.store.transaction():  # the fetch and what it brought, in one commit
             fetch_id = self.store.record_fetch(
                 source=self.source.name,
@@ -347,13 +396,27 @@ class SourceRun:
                         requested_url=result.url,
                     )
                 )
-            for entry in entries:  # stored under their own URL; fetched_url is the feed's
+            for entry, read_from in entries:  # under their own URL; fetched_url is the feed's
                 entry_page = Page(url=result.final_url, article=entry)
                 report.add(
                     self.store.save_page(
-                        self.source.name, entry_page, fetch_id=fetch_id, matcher=self.matcher
+                        self.source.name,
+                        entry_page,
+                        fetch_id=fetch_id,
+                        matcher=self.matcher,
+                        read_from=read_from,
                     )
                 )
+            if stand_in is not None:
+                saved = self.store.save_page(
+                    self.source.name,
+                    Page(url=result.url, article=stand_in),
+                    fetch_id=fetch_id,
+                    matcher=self.matcher,
+                    read_from="feed" if self.feed else "listing",
+                )
+                report.add(saved)
+                report.from_entries += saved.article == "new"
         if followed:
             self._note_followed(result, page)
         self._done += 1
@@ -361,30 +424,49 @@ class SourceRun:
             self.progress(Progress(self.source.name, result.url, self._done, self._total))
         return page
 
-    def _parse(self, result: FetchResult, *, followed: bool) -> tuple[Page, list[Article]]:
+    def _parse(
+        self, result: FetchResult, *, followed: bool, hints: PageHints | None = None
+    ) -> tuple[Page, list[tuple[Article, Literal["feed"] | None]]]:
         """The page, and for a feed the entries to store as articles: those that carry the
         whole story, or, when the source does not follow links, every entry with a title
-        (its summary as body)."""
+        (its summary as body, marked as read from the feed)."""
         text = result.text()
         if self.feed is None or followed:
             profile = self.page_profile if followed else self.profile
-            return parse_page(text, result.final_url, profile), []
+            page = parse_page(text, result.final_url, profile, hints)
+            self._note_title(result.final_url, page.title_tag)
+            return page, []
         parsed = parse_feed(text, result.final_url)
         self._not_a_feed = parsed.not_a_feed
-        entries = parsed.articles
+        entries: list[tuple[Article, Literal["feed"] | None]] = [
+            (entry, None) for entry in parsed.articles
+        ]
         if not self.source.follow:
-            complete = {entry.url for entry in entries}
-            entries = entries + [
-                Article(
-                    url=link.url,
-                    title=link.title,
-                    published=link.published,
-                    body=link.summary or "",
-                )
+            complete = {entry.url for entry in parsed.articles}
+            entries += [
+                (stand_in, "feed")
                 for link in parsed.page.links
-                if link.title and link.url not in complete
+                if link.url not in complete and (stand_in := self._stand_in(link)) is not None
             ]
         return parsed.page, entries
+
+    def _stand_in(self, link: Link) -> Article | None:
+        """The article a feed entry (with a title) or a listing item (with a title and a
+        summary) makes when its page cannot be read."""
+        if not link.title or not (self.feed or link.summary):
+            return None
+        return Article(
+            url=link.url,
+            title=link.title,
+            published=link.published,
+            location=link.region,
+            body=link.summary or "",
+        )
+
+    def _note_title(self, url: str, title: str | None) -> None:
+        titles = self._site_titles.setdefault(_host(url), [])
+        if title and title not in titles and len(titles) < SITE_TITLES:
+            titles.append(title)
 
     def _note_followed(self, result: FetchResult, page: Page | None) -> None:
         """Remember what a followed link's answer means for the next runs."""
@@ -396,13 +478,37 @@ class SourceRun:
             self._followed_articles += 1
             if canonical_url(result.url) in self._retrying:
                 self.store.clear_unavailable(result.url)
-        elif result.transient:
-            self._complete = False
-        elif result.attempts:  # robots.txt refusals cost no request: nothing to remember
+        elif (kind := failure_kind(transient=result.transient, refused=result.refused)) == (
+            "transient"
+        ):
+            self._complete = False  # asked again on the next run
+        elif kind == "refused":
+            until = self._retry.refused_until(self._started)
+            self.store.mark_unavailable(
+                result.url,
+                status=None,
+                error=result.error or "disallowed by robots.txt",
+                source=self.source.name,
+                schedule=lambda failures, first: until,
+            )
+        else:
             self._remember_unavailable(result, result.error or f"HTTP {result.status}")
 
     def _remember_unavailable(self, result: FetchResult, error: str) -> None:
-        self.store.mark_unavailable(result.url, status=result.status, error=error)
+        """Due again at the source's next run, then less and less often (newswatch.retry)."""
+
+        def schedule(failures: int, first_failed: datetime) -> datetime | None:
+            return self._retry.next_try(
+                failures=failures, first_failed=first_failed, run_started=self._started
+            )
+
+        self.store.mark_unavailable(
+            result.url,
+            status=result.status,
+            error=error,
+            source=self.source.name,
+            schedule=schedule,
+        )
 
     def _fresh(self, urls: Iterable[str]) -> list[str]:
         """Those URLs that are on allowed hosts, not yet stored, nor failed for good recently.
@@ -437,6 +543,22 @@ class SourceRun:
 
 def _host(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
+
+
+def _until_next_run(source: Source, started: datetime) -> timedelta:
+    """How long after this run the source's next scheduled one comes: its interval, or for
+    a crontab schedule the time to its next line (at least a minute)."""
+    if source.cron is None:
+        return timedelta(seconds=source.interval)
+    from newswatch.cron import crontab_trigger  # APScheduler, only for cron sources
+
+    upcoming = crontab_trigger(source.cron).get_next_fire_time(None, started)
+    return max(upcoming - started, timedelta(minutes=1)) if upcoming else timedelta(days=1)
+
+
+def _whole(teaser: str) -> str | None:
+    """A ticker's text as a title, unless it is cut short ('...')."""
+    return None if teaser.rstrip().endswith(("...", "…")) else teaser
 
 
 def _links_on(pages: Sequence[Page]) -> list[str]:

@@ -31,6 +31,9 @@ articles       one row per story, unique by canonical URL.
     whichever source, under whichever URL, has the same story_id), resemblance (how alike
     the article is to the closest article of the story it joined, 0..1, see
     newswatch.dedup.resemblance; 1 for a duplicate; NULL for a story's first article).
+    read_from (NULL: the article's own page; 'feed' or 'listing': the page could not be read
+    yet, so the row holds what the feed entry or listing item said, title, summary as body,
+    date; upgraded in place, same id and flags, once a later run reads the page).
     A duplicate row only records that its URL is known: it is neither flagged nor
     full-text indexed. A known article is never rewritten, only last_seen moves.
     An article that joins a story (a near-duplicate: another source's lightly edited copy)
@@ -60,11 +63,13 @@ http_validators  the ETag / Last-Modified a source's page last answered with, se
     back as If-None-Match / If-Modified-Since so an unchanged page costs no body.
     url (primary key, as requested), etag, last_modified, read_with (the newswatch and
     profile versions that read the page: under others it is read again), checked_at.
-unavailable_urls  article URLs that failed in a way retrying soon will not fix (404,
-    410, not HTML, too large, ...): not requested again before retry_at (one day,
-    doubling with each further failure, at most a week).
+unavailable_urls  article URLs that failed in a way retrying at once will not fix (404,
+    410, not HTML, too large, no article on the page, refused by robots.txt): not requested
+    again before retry_at (see newswatch.retry: the source's next run, then doubling, at most
+    a day; given up after 7 days).
     url (primary key, canonical), status, error, failures, first_failed_at,
-    last_failed_at, retry_at.
+    last_failed_at, retry_at, source (the source whose run failed last), given_up_at (set:
+    not tried again; retry_at is then 9999-12-31).
 alert_channels  one row per apprise URL of an [[alerts]] target (see newswatch.notify).
     id, target (the target's name), url_digest (a hash of the URL: URLs often hold
     secrets, so they are never stored), label (the URL with its secrets masked), rule
@@ -90,7 +95,8 @@ lsh_rekey      present only while an upgrade computes article_lsh's keys again (
     next_id, the last article done; the new keys go to article_lsh_rekeyed, which then
     replaces article_lsh. Both disappear when the upgrade is done.
 article_aliases  canonical URLs of links that redirected to a stored article (http to https, a
-    tracking hop, a moved page), so they count as known and are not fetched again.
+    tracking hop, a moved page) or whose page named another URL of its site as its own
+    (rel=canonical, og:url), so they count as known and are not fetched again.
     url (primary key), article_id.
 source_counts  per source, what `newswatch status` shows, kept up to date by triggers:
     source (primary key), articles (originals), duplicates, ticker_items (first seen by the
@@ -131,13 +137,14 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Protocol
 
 from newswatch.dedup import (
     canonical_url,
+    content_words,
     fingerprint,
     is_followable,
     is_same_story,
@@ -200,10 +207,8 @@ class Database:
 BUSY_TIMEOUT_SECONDS = 30.0
 _SLOW_LOCK_SECONDS = 1.0
 """Waiting this long for the write lock is worth a warning in the log."""
-UNAVAILABLE_RETRY = timedelta(days=1)
-"""A URL that failed for good is asked again after this long, doubling with each failure..."""
-UNAVAILABLE_RETRY_MAX = timedelta(days=7)
-"""... up to this."""
+NEVER = "9999-12-31T00:00:00Z"
+"""retry_at of a link given up."""
 RECENT_RUNS = 10
 """Runs the "usual" item count is the median of."""
 _BATCH_SIZE = 500
@@ -256,8 +261,9 @@ _ItemBatch = list[tuple[int, Mapping[str, str]]]
 class SaveResult:
     """What saving one page changed, for the run's counters."""
 
-    article: Literal["new", "known", "duplicate", "none"]
-    """none: the page had no article."""
+    article: Literal["new", "known", "duplicate", "upgraded", "none"]
+    """none: the page had no article; upgraded: a row stored from its feed entry or listing
+    item now holds the page's text."""
     article_id: int | None
     duplicate_of: str | None
     """Canonical URL of the original, when article == "duplicate"."""
@@ -272,7 +278,7 @@ class SaveResult:
 
 @dataclass(frozen=True)
 class _SavedArticle:
-    outcome: Literal["new", "known", "duplicate", "none"]
+    outcome: Literal["new", "known", "duplicate", "upgraded", "none"]
     article_id: int | None
     duplicate_of: str | None = None
     new_flags: int = 0
@@ -748,6 +754,17 @@ sets the work up; `Store._rekey` does it a batch per transaction, so an upgrade 
 keeps what it did and the next start goes on from there."""
 
 
+_SCHEMA_V11 = """
+ALTER TABLE articles ADD COLUMN read_from TEXT;
+CREATE INDEX articles_awaiting_page ON articles(source) WHERE read_from IS NOT NULL;
+ALTER TABLE unavailable_urls ADD COLUMN source TEXT;
+ALTER TABLE unavailable_urls ADD COLUMN given_up_at TEXT;
+"""
+"""A feed entry or listing item whose page could not be read is stored from what it said
+(read_from), and upgraded when the page is read; failed links remember their source and
+when they were given up, for `newswatch status`."""
+
+
 def _migrate_to_v6(db: Database) -> None:
     """LSH keys computed again and filed by week. Signatures are now taken with
     datasketch's 64-bit affine permutations (35 times faster than the former pure-Python
@@ -914,6 +931,7 @@ MIGRATIONS: tuple[Callable[[Database], None], ...] = (
     _run_script(_SCHEMA_V8),
     _run_script(_SCHEMA_V9),
     _run_script(_SCHEMA_V10),  # then Store._rekey, resumable
+    _run_script(_SCHEMA_V11),
 )
 """MIGRATIONS[n] upgrades a database from user_version n to n + 1. Append only."""
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -1201,11 +1219,14 @@ class Store:
         fetch_id: int | None,
         matcher: Matcher,
         requested_url: str | None = None,
+        read_from: Literal["feed", "listing"] | None = None,
     ) -> SaveResult:
         """Store a parsed page's article and ticker items and flag the new ones, atomically.
 
         `requested_url`: the link that was followed, when a redirect led elsewhere; it is
         kept as an alias of the article, so the link counts as known from then on.
+        `read_from`: the article is what a feed entry or listing item said, its page could not
+        be read; an article read from its page later takes that row over (same id, flags).
 
         Raises ValueError if the page has an article but neither its URL nor the page's
         is an http(s) URL. Ticker items whose URL is not http(s) are skipped: they
@@ -1217,8 +1238,15 @@ class Store:
             if page.article is not None:
                 article = page.article
                 url = canonical_url(article.url if is_followable(article.url) else page.url)
-                saved = self._save_article(source, url, page, article, fetch_id, matcher, now)
-                link = canonical_url(requested_url) if is_followable(requested_url or "") else url
+                own = canonical_url(page.url) if is_followable(page.url) else url
+                if url != own and not self._may_hold(url, article.body):
+                    url = own  # a careless canonical (a section page): not another story's row
+                link = canonical_url(requested_url) if is_followable(requested_url or "") else own
+                if link != url and read_from is None:
+                    self._move_stand_in(link, url)
+                saved = self._save_article(
+                    source, url, page, article, fetch_id, matcher, now, read_from
+                )
                 if link != url and saved.article_id is not None:  # a redirect, a rel=canonical
                     self._remember_alias(link, saved.article_id)
             new_flags = saved.new_flags
@@ -1240,6 +1268,27 @@ class Store:
             story_of=saved.story_of,
         )
 
+    def _may_hold(self, url: str, body: str) -> bool:
+        """Whether the article a page names as its own URL may be stored there: nothing is
+        stored there yet, or a stand-in, or the same text (word for word, or the same story)."""
+        row = self.db.execute(
+            "SELECT body, read_from FROM articles WHERE url = ?", [url]
+        ).fetchone()
+        if row is None or row[1] is not None:
+            return True
+        if content_words(row[0]) == content_words(body):
+            return True
+        return is_same_story(resemblance(shingles(row[0]), shingles(body)))
+
+    def _move_stand_in(self, link: str, url: str) -> None:
+        """An article stored from its entry under the link's URL, whose page turned out to
+        live at `url` (a redirect, a rel=canonical), moves there to be upgraded."""
+        self.db.execute(
+            "UPDATE articles SET url = ? WHERE url = ? AND read_from IS NOT NULL"
+            " AND NOT EXISTS (SELECT 1 FROM articles WHERE url = ?)",
+            [url, link, url],
+        )
+
     def _remember_alias(self, url: str, article_id: int) -> None:
         self.db.execute(
             "INSERT OR IGNORE INTO article_aliases (url, article_id)"
@@ -1256,9 +1305,14 @@ class Store:
         fetch_id: int | None,
         matcher: Matcher,
         now: str,
+        read_from: str | None = None,
     ) -> _SavedArticle:
         """`url`: the canonical URL the article is stored under."""
-        known = self.db.execute("SELECT id FROM articles WHERE url = ?", [url]).fetchone()
+        known = self.db.execute(
+            "SELECT id, read_from, duplicate_of, story_id FROM articles WHERE url = ?", [url]
+        ).fetchone()
+        if known is not None and read_from is None and known[1] is not None and known[2] is None:
+            return self._upgrade(known[0], known[3], page, article, fetch_id, matcher, now)
         if known is not None:
             self.db.execute("UPDATE articles SET last_seen = ? WHERE id = ?", [now, known[0]])
             return _SavedArticle("known", known[0])
@@ -1293,6 +1347,7 @@ class Store:
             "fetch_id": fetch_id,
             "story_id": story.story_id if story else None,
             "resemblance": story.resemblance if story else None,
+            "read_from": read_from,
         }
         article_id = self._insert("articles", record)
         if original is not None:
@@ -1314,6 +1369,64 @@ class Store:
             article_id,
             new_flags=self._insert_flags("article", article_id, matches, now),
             story_of=first_url,
+        )
+
+    def _upgrade(
+        self,
+        article_id: int,
+        story_id: int,
+        page: Page,
+        article: Article,
+        fetch_id: int | None,
+        matcher: Matcher,
+        now: str,
+    ) -> _SavedArticle:
+        """The page of an article stored from its feed entry or listing item was read: the row
+        takes the page's text, keeps its id, story and flags; rules run on the new text, and
+        a rule that already flagged the story does not flag it again (no second alert)."""
+        content_hash = fingerprint(article.body) or None
+        if (
+            content_hash is not None
+            and self.db.execute(
+                "SELECT 1 FROM articles WHERE fingerprint = ? AND duplicate_of IS NULL AND id != ?",
+                [content_hash, article_id],
+            ).fetchone()
+        ):
+            content_hash = None  # another URL's copy of the same text: this row stays first
+        self.db.execute(
+            "UPDATE articles SET title = :title, published = coalesce(:published, published),"
+            " location = coalesce(:location, location),"
+            " source_line = coalesce(:source_line, source_line), body = :body,"
+            " language = coalesce(:language, language), fingerprint = :fingerprint,"
+            " fetched_url = :fetched_url, fetch_id = :fetch_id, last_seen = :now,"
+            " read_from = NULL WHERE id = :id",
+            {
+                "title": article.title,
+                "published": _iso_date(article.published),
+                "location": article.location,
+                "source_line": article.source_line,
+                "body": article.body,
+                "language": article.language,
+                "fingerprint": content_hash,
+                "fetched_url": page.url,
+                "fetch_id": fetch_id,
+                "now": now,
+                "id": article_id,
+            },
+        )
+        keys = _lsh_keys_of(shingles(article.body))
+        self.db.execute("DELETE FROM article_lsh WHERE article_id = ?", [article_id])
+        _insert_lsh_keys(self.db, article_id, _week_of(now), keys)
+        flagged = self._story_rules(story_id, before=article_id + 1)
+        matches = [
+            match
+            for match in matcher(_article_fields(article.title, article.body))
+            if match.rule not in flagged
+        ]
+        return _SavedArticle(
+            "upgraded",
+            article_id,
+            new_flags=self._insert_flags("article", article_id, matches, now),
         )
 
     def _closest_story(
@@ -1563,32 +1676,70 @@ class Store:
                 [origin, body, utc_iso(fetched_at)],
             )
 
-    def mark_unavailable(self, url: str, *, status: int | None, error: str) -> None:
-        """Remember that `url` failed for good; it is skipped until its retry time."""
+    def mark_unavailable(
+        self,
+        url: str,
+        *,
+        status: int | None,
+        error: str,
+        source: str | None = None,
+        schedule: Callable[[int, datetime], datetime | None],
+    ) -> None:
+        """Remember that `url` failed again; it is skipped until its retry time.
+        `schedule(failures, first_failed_at)`: that time (newswatch.retry), None to give up."""
         now = self._clock()
         key = canonical_url(url)
         with self._transaction():
             row = self.db.execute(
-                "SELECT failures FROM unavailable_urls WHERE url = ?", [key]
+                "SELECT failures, first_failed_at FROM unavailable_urls WHERE url = ?", [key]
             ).fetchone()
             failures = (row[0] if row else 0) + 1
-            wait = min(UNAVAILABLE_RETRY * 2 ** (failures - 1), UNAVAILABLE_RETRY_MAX)
+            first_failed = datetime.fromisoformat(row[1]) if row else now
+            retry = schedule(failures, first_failed)
             self.db.execute(
                 "INSERT INTO unavailable_urls (url, status, error, failures, first_failed_at,"
-                " last_failed_at, retry_at)"
-                " VALUES (:url, :status, :error, :failures, :now, :now, :retry)"
+                " last_failed_at, retry_at, source, given_up_at)"
+                " VALUES (:url, :status, :error, :failures, :now, :now, :retry, :source, :given_up)"
                 " ON CONFLICT (url) DO UPDATE SET status = excluded.status,"
                 " error = excluded.error, failures = :failures,"
-                " last_failed_at = excluded.last_failed_at, retry_at = excluded.retry_at",
+                " last_failed_at = excluded.last_failed_at, retry_at = excluded.retry_at,"
+                " source = coalesce(excluded.source, source), given_up_at = excluded.given_up_at",
                 {
                     "url": key,
                     "status": status,
                     "error": error,
                     "failures": failures,
                     "now": utc_iso(now),
-                    "retry": utc_iso(now + wait),
+                    "retry": utc_iso(retry) if retry is not None else NEVER,
+                    "source": source,
+                    "given_up": utc_iso(now) if retry is None else None,
                 },
             )
+
+    def given_up_links(self, source: str) -> list[dict[str, Any]]:
+        """Links of `source` given up after failing for days: url, status, error,
+        first_failed_at, given_up_at; newest first."""
+        return list(
+            self.db.query(
+                "SELECT url, status, error, first_failed_at, given_up_at FROM unavailable_urls"
+                " WHERE source = ? AND given_up_at IS NOT NULL ORDER BY given_up_at DESC, url",
+                [source],
+            )
+        )
+
+    def awaiting_pages(self, source: str, *, limit: int = 200) -> list[str]:
+        """URLs of `source`'s articles stored from a feed entry or listing item, whose page is
+        still to be read (and not given up), newest first."""
+        return [
+            row[0]
+            for row in self.db.execute(
+                "SELECT url FROM articles WHERE source = :source AND read_from IS NOT NULL"
+                " AND NOT EXISTS (SELECT 1 FROM unavailable_urls"
+                "   WHERE unavailable_urls.url = articles.url AND given_up_at IS NOT NULL)"
+                " ORDER BY first_seen DESC, id DESC LIMIT :limit",
+                {"source": source, "limit": limit},
+            )
+        ]
 
     def clear_unavailable(self, url: str) -> None:
         """`url` answered again."""
@@ -1736,7 +1887,8 @@ class Store:
 
     def known_article_urls(self, urls: Iterable[str]) -> set[str]:
         """Those of `urls` whose canonical form is already stored (as original or duplicate,
-        or as a link that redirected to a stored article)."""
+        or as a link that redirected to a stored article), not counting articles stored from
+        a feed entry or listing item whose page is still to be read."""
         by_canonical: dict[str, list[str]] = {}
         for url in urls:
             if is_followable(url):
@@ -1747,7 +1899,7 @@ class Store:
             chunk = canonical[start : start + _BATCH_SIZE]
             placeholders = ", ".join("?" * len(chunk))
             for (url,) in self.db.execute(
-                f"SELECT url FROM articles WHERE url IN ({placeholders})"
+                f"SELECT url FROM articles WHERE url IN ({placeholders}) AND read_from IS NULL"
                 f" UNION SELECT url FROM article_aliases WHERE url IN ({placeholders})",
                 chunk + chunk,
             ):
@@ -1916,6 +2068,7 @@ class Store:
             "consecutive_failures": failures,
             "usual_items": statistics.median_low(recent_items) if recent_items else None,
             "next_run_at": next_run_at,
+            "given_up_links": self.given_up_links(name),
         }
         for column in _RUN_STATUS_COLUMNS:
             status[f"last_run_{column}"] = last_run[column] if last_run else None

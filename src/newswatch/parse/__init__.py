@@ -15,7 +15,7 @@ from typing import TypeAlias
 
 from newswatch import __version__
 from newswatch.errors import ConfigError
-from newswatch.models import Page
+from newswatch.models import Page, PageHints
 from newswatch.parse.engine import parse_page as parse_site_page
 from newswatch.parse.feed import FEED, FeedProfile, ParsedFeed, parse_feed
 from newswatch.parse.generic import (
@@ -73,16 +73,18 @@ def reader_version(profile: Profile) -> str:
     return f"newswatch {__version__}; {profile.name} {version}".rstrip()
 
 
-def parse_page(html: str, url: str, profile: Profile) -> Page:
+def parse_page(html: str, url: str, profile: Profile, hints: PageHints | None = None) -> Page:
     """What `profile` finds on one page; missing or odd parts become warnings, never errors.
+    `hints`: what is known of the page before reading it (its listing's title, date and
+    region; the site's other <title>s), the fallback for what the page lacks.
 
     For the feed profile this is the feed's entries as links; `parse_feed` also gives the
     entries that carry whole stories as articles."""
     if isinstance(profile, FeedProfile):
         return parse_feed(html, url).page
     if isinstance(profile, GenericProfile):
-        return parse_generic(html, url)
-    return parse_site_page(html, url, profile)
+        return parse_generic(html, url, hints)
+    return parse_site_page(html, url, profile, hints)
 
 
 __all__ = [

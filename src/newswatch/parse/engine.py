@@ -12,12 +12,19 @@ import functools
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from urllib.parse import urljoin, urlsplit
 
-from newswatch.models import Article, Link, Page, TickerItem
+from newswatch.models import Article, Link, Page, PageHints, TickerItem
 from newswatch.parse.generic import absolute_url
+from newswatch.parse.headline import (
+    Headline,
+    SelfDescription,
+    choose_headline,
+    describe,
+    same_site_canonical,
+)
 from newswatch.parse.profile import (
     BodyRule,
     FieldRule,
@@ -130,8 +137,9 @@ class _Context:
         return anchors
 
 
-def parse_page(html: str, url: str, profile: Profile) -> Page:
-    """What `profile` finds on one page; missing or odd parts become warnings, never errors."""
+def parse_page(html: str, url: str, profile: Profile, hints: PageHints | None = None) -> Page:
+    """What `profile` finds on one page; missing or odd parts become warnings, never errors.
+    `hints`: what the link's listing said, for a headline, date or region the page lacks."""
     page = Page(url=url)
     if not html.strip():
         page.warnings.append("page: empty")
@@ -146,20 +154,42 @@ def parse_page(html: str, url: str, profile: Profile) -> Page:
 
     rules = profile.article
     title, title_rejected = _lookup(ctx, rules.title)
+    description = describe(ctx.root, ctx.base)
+    page.title_tag = description.title_tag
+    title_text = None
+    if title is not None and title.element is not None and title.element.tag == "title":
+        title_text, title = title.text, None  # <title> is the last resort, whatever the order
+    headline = choose_headline(
+        title.text if title else None,
+        description,
+        hints,
+        url,
+        title_text=title_text,
+        page_text=ctx.page_text,
+        headings=_headings(ctx.root),
+    )
     dateline, dateline_rejected = _lookup(ctx, rules.dateline) if rules.dateline else (None, None)
     taken: set[Node] = ticker.taken | listing.items
     taken |= {hit.element for hit in (title, dateline) if hit and hit.element is not None}
     line_filters = [*rules.body.drop, *_patterns(profile.ticker, rules.dateline)]
-    body = _body(ctx, rules.body, taken, line_filters, title.text if title else None)
+    body = _body(ctx, rules.body, taken, line_filters, headline.text if headline else None)
 
     # A listing page's main column can pass for a body once its items are left out; an
     # article found only by a fallback container on a page with listing items is a listing.
-    if title is not None and body is not None and not (listing.links and body.rank > 0):
+    if headline is not None and body is not None and not (listing.links and body.rank > 0):
         article_warnings: list[str] = []
         page.article = _article(
-            ctx, url, title, body, dateline, dateline_rejected, article_warnings
+            ctx, url, headline, body, dateline, dateline_rejected, article_warnings, hints
         )
-        page.warnings += _field_notes("article.title", rules.title, title, title_rejected)
+        page.article = _canonical(page.article, description, url)
+        if headline.fallback is None:
+            page.warnings += _field_notes("article.title", rules.title, title, title_rejected)
+        else:
+            named = [sel for sel in rules.title.selectors if sel.pattern.strip() != "title"]
+            page.warnings.append(
+                f"article.title: {describe_selectors(named) or 'no selector'} matched nothing;"
+                f" used {headline.fallback}"
+            )
         page.warnings += _rank_notes("article.body", rules.body.selectors, body.rank)
         page.warnings += article_warnings
         if profile.ticker is not None and not ticker.items:
@@ -167,7 +197,8 @@ def parse_page(html: str, url: str, profile: Profile) -> Page:
     elif listing.links:
         page.warnings += listing.warnings
     else:
-        page.warnings += _field_notes("article.title", rules.title, title, title_rejected)
+        if headline is None:
+            page.warnings += _field_notes("article.title", rules.title, title, title_rejected)
         if body is None:
             page.warnings.append(
                 f"article.body: no selector matched ({describe_selectors(rules.body.selectors)})"
@@ -191,11 +222,12 @@ def _patterns(ticker: TickerRules | None, dateline: FieldRule | None) -> list[re
 def _article(
     ctx: _Context,
     url: str,
-    title: _Hit,
+    title: Headline,
     body: _Body,
     dateline: _Hit | None,
     dateline_rejected: str | None,
     notes: list[str],
+    hints: PageHints | None,
 ) -> Article:
     rule = ctx.profile.article.dateline
     published = location = source = None
@@ -209,6 +241,16 @@ def _article(
             published, unreadable = _date_of(ctx.profile, dateline.match)
             if unreadable is not None:
                 notes.append(_unreadable("article.dateline", unreadable, ctx.profile))
+    listed = hints.link if hints else None
+    used = []
+    if listed is not None and published is None and listed.published is not None:
+        published = listed.published
+        used.append("date")
+    if listed is not None and location is None and listed.region:
+        location = listed.region
+        used.append("region")
+    if used:
+        notes.append(f"article.dateline: used the {' and '.join(used)} the listing gave")
     return Article(
         url=url.split("#", 1)[0],
         title=title.text,
@@ -218,6 +260,18 @@ def _article(
         body=body.text,
         language=ctx.profile.language,
     )
+
+
+def _headings(root: HtmlElement) -> list[str]:
+    """The text of the page's h1, h2 and h3 elements, in page order."""
+    found = (single_line([element]) for element in root.iter("h1", "h2", "h3"))
+    return [text for text in found if text]
+
+
+def _canonical(article: Article, description: SelfDescription, url: str) -> Article:
+    """The article under the URL the page gives as its own, when that is on the same site."""
+    canonical = same_site_canonical(description, url)
+    return replace(article, url=canonical) if canonical else article
 
 
 def _lookup(

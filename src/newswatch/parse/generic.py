@@ -2,8 +2,10 @@
 
 The article's text and metadata come from trafilatura, asked to favour precision and to
 leave reader comments out: on the article-extraction benchmark that scores higher than its
-defaults (see scripts/bench_extraction.py). Links to articles come from the shape of their
-URLs and anchors, since nothing is known of the site's markup. The page is parsed once
+defaults (see scripts/bench_extraction.py). Whether a page is an article at all is decided by
+what it says it is and by its structure, not by its length: a two-paragraph brief is a story,
+a long home page of teasers is not. Links to articles come from the shape of their URLs and
+anchors, since nothing is known of the site's markup. The page is parsed once
 (lxml) and that tree serves both. Like every parser, this one is pure and never raises.
 """
 
@@ -20,12 +22,19 @@ import trafilatura
 from lxml.html import HtmlElement
 from trafilatura.settings import Document
 
-from newswatch.models import Article, Link, Page
+from newswatch.models import Article, Link, Page, PageHints
+from newswatch.parse.headline import SelfDescription, choose_headline, describe, same_site_canonical
 
 GENERIC = "generic"
 
-MIN_ARTICLE_CHARS = 250
-"""Less extracted text than this is a teaser or a blurb, not an article."""
+LONG_TEXT_CHARS = 250
+"""This much text on a page that is an article by its URL or markup is a story, whatever
+the shape of its paragraphs. Shorter text needs real paragraphs (see `_has_prose`)."""
+PROSE_WORDS = 8
+"""A paragraph of article text is a sentence of at least this many words; captions, menu
+items and 'Photo 1 of 3' are not."""
+_SENTENCE_END = re.compile(r"[.!?][\"'”’»)\]]*$")
+_ELLIPSIS = re.compile(r"(?:\.\.\.|…)[\"'”’»)\]]*$")
 MIN_ANCHOR_WORDS = 3
 """'Read more' and 'Energy' are not headlines; 'Equinor starts Johan Castberg' is."""
 MIN_SLUG_WORDS = 4
@@ -77,18 +86,27 @@ class GenericProfile:
     description: str = "any news site: main text and metadata by trafilatura, links by URL shape"
 
 
-def parse_generic(html: str, url: str) -> Page:
-    """The article (if the page is one) and the same-site article links of any web page."""
+def parse_generic(html: str, url: str, hints: PageHints | None = None) -> Page:
+    """The article (if the page is one) and the same-site article links of any web page.
+    `hints`: what the link's listing or feed said, for a headline or date the page lacks."""
     page = Page(url=url)
     tree = html_tree(html, page.warnings)
     if tree is None:
         return page
     base = _base_url(tree, url)
     page.links = article_links(tree, base, url)
+    description = describe(tree, base)
+    page.title_tag = description.title_tag
     extracted = _extract(tree, url, page.warnings)
-    title = single_spaced(extracted.title or "") if extracted else ""
+    found = single_spaced(extracted.title or "") if extracted else ""
+    headline = choose_headline(found or None, description, hints, url)
+    title = headline.text if headline else ""
     body = _body(extracted.text, title) if extracted else None
-    if extracted is None or body is None or not _is_article(tree, extracted.pagetype, url):
+    if (
+        extracted is None
+        or body is None
+        or not _is_article(tree, description, extracted.pagetype, url, body)
+    ):
         if not page.links:
             feeds = feed_links(tree, base)
             hint = f"; it announces feeds: {', '.join(feeds)}" if feeds else ""
@@ -97,16 +115,23 @@ def parse_generic(html: str, url: str) -> Page:
                 f"generic: neither article text nor links to articles found: {why}{hint}"
             )
         return page
-    if not title:
+    if headline is None:
         page.warnings.append("generic: article text found but no title; not kept")
         return page
-    published = _iso_date(extracted.date)
-    if published is None:
+    if headline.fallback is not None:
+        page.warnings.append(f"generic: no headline of its own; used {headline.fallback}")
+    published = _iso_date(extracted.date) or description.published
+    listed = hints.link if hints else None
+    if published is None and listed is not None and listed.published is not None:
+        published = listed.published
+        page.warnings.append("generic: no publication date on the page; used the listing's")
+    elif published is None:
         page.warnings.append("generic: no publication date found")
     page.article = Article(
-        url=url.split("#", 1)[0],
+        url=same_site_canonical(description, url) or url.split("#", 1)[0],
         title=title,
         published=published,
+        location=listed.region if listed is not None else None,
         source_line=source_line(extracted.sitename, extracted.author),
         body=body,
         language=page_language(tree),
@@ -322,21 +347,40 @@ def _body(text: str | None, title: str) -> str | None:
     blocks = [block for block in blocks if block]
     if blocks and _WORD.findall(blocks[0].lower()) == _WORD.findall(title.lower()):
         blocks = blocks[1:]
-    body = "\n\n".join(blocks)
-    return body if len(body) >= MIN_ARTICLE_CHARS else None
+    return "\n\n".join(blocks) or None
 
 
-def _is_article(tree: HtmlElement, og_type: str | None, url: str) -> bool:
-    """Enough text is not enough: a home page's teasers add up to a long text too. What the
-    page says it is counts first, then the shape of its own URL."""
-    if (og_type or "").lower() == "article" or _declares_article(tree):
-        return True
-    if looks_like_article(url):
-        return True
-    if (og_type or "").lower() in _LISTING_OG_TYPES:
+def _is_article(
+    tree: HtmlElement, page: SelfDescription, og_type: str | None, url: str, body: str
+) -> bool:
+    """Enough text is not enough: a home page's teasers add up to a long text too; and a
+    short text is no reason to refuse a brief. What the page says it is counts first, then
+    the shape of its own URL, then its markup (one <article>, a headline over the text);
+    a short text must also be made of real paragraphs."""
+    kind = (page.og_type or og_type or "").lower()
+    declared = kind == "article" or page.declares_article or _declares_article(tree)
+    if len(body) >= LONG_TEXT_CHARS:
+        if declared or looks_like_article(url):
+            return True
+        if kind in _LISTING_OG_TYPES:
+            return False
+        path = urlsplit(url).path.strip("/")
+        return bool(path) and len(tree.findall(".//article")) <= 1
+    if not _has_prose(body) or kind in _LISTING_OG_TYPES:
         return False
-    path = urlsplit(url).path.strip("/")
-    return bool(path) and len(tree.findall(".//article")) <= 1
+    structured = len(tree.findall(".//article")) == 1 or tree.find(".//h1") is not None
+    return declared or (structured and looks_like_article(url))
+
+
+def _has_prose(body: str) -> bool:
+    """A paragraph that is a finished sentence of real length: a teaser cut short ('...'),
+    a caption, a menu or a consent wall is not that."""
+    return any(
+        _SENTENCE_END.search(block)
+        and not _ELLIPSIS.search(block)
+        and len(_WORD.findall(block)) >= PROSE_WORDS
+        for block in body.split("\n\n")
+    )
 
 
 def _declares_article(tree: HtmlElement) -> bool:
