@@ -24,7 +24,7 @@ from newswatch.dedup import (
 )
 from newswatch.models import Article, Page, TickerItem
 from newswatch.rules import RuleMatch
-from newswatch.store import STORY_WEEKS, WEEK_SECONDS, Store
+from newswatch.store import SCHEMA_VERSION, STORY_WEEKS, WEEK_SECONDS, Store
 
 PLANT = """Solvane Energy GmbH broke ground on Wednesday on an 8 GWh solid-state battery plant \
 near Bautzen in the German state of Saxony, a €1.1 billion project the Dresden-based start-up \
@@ -445,7 +445,7 @@ def test_version_10_computes_every_key_again(
         assert query(store, "SELECT count(*) FROM article_lsh") == [(3 * LSH_BANDS,)]
         tables = {row[0] for row in query(store, "SELECT name FROM sqlite_master")}
         assert not tables & {"lsh_rekey", "article_lsh_rekeyed"}
-        assert query(store, "PRAGMA user_version") == [(10,)]
+        assert query(store, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
         store.upsert_source("wire", "http://wire.example.com/", "feed")
         saved = store.save_page(
             "wire", page("http://wire.example.com/c", DATELINE + PLANT), **NO_FETCH
