@@ -22,6 +22,15 @@ SEED_TITLE = (
 )
 
 
+SSB = "solid-state-battery"
+PASSING = (
+    "Toyota raised its profit forecast on Wednesday as hybrid sales in North America rose.\n\n"
+    "Hybrids made up nearly 40% of its sales in the quarter, the company said.\n\n"
+    "It also kept its plans for cars with solid-state batteries later in the decade.\n\n"
+    "Shares rose 3% in Tokyo."
+)
+
+
 def assert_clean_failure(result: object, code: int, *fragments: str) -> None:
     assert result.returncode == code, (result.stdout, result.stderr)  # type: ignore[attr-defined]
     stderr = result.stderr  # type: ignore[attr-defined]
@@ -387,3 +396,67 @@ def test_prune_deletes_old_log_records_and_keeps_the_stories(
     forever.write_text("[settings]\nkeep_log = 'forever'\n", encoding="utf-8")
     kept = run_cli("--config", str(forever), "--db", str(db), "prune")
     assert kept.returncode == 0 and "nothing pruned" in kept.stdout
+
+
+def test_rules_evaluate_scores_reports_and_fails_under(run_cli: CliRunner, tmp_path: Path) -> None:
+    labeled = tmp_path / "mine.jsonl"
+    yes, no = {SSB: True}, {SSB: False}
+    lines = [
+        {"id": "a", "title": "Toyota's all-solid-state battery", "expected": yes},
+        {"id": "b", "ticker": "Asia >> Samsung ships a faster solid-state drive", "expected": no},
+        {
+            "id": "c",
+            "title": "Solid-state cells: a Lyon start-up",
+            "lead": "Ceramic.",
+            "expected": yes,
+        },
+        {"id": "d", "title": "Profits", "body": PASSING, "expected": no},
+        {"id": "e", "title": "Profits", "body": PASSING, "expected": yes},
+    ]
+    labeled.write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
+    plain = run_cli("rules", "evaluate", str(labeled))
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stdout.startswith(
+        f"{SSB}: precision 1.000 (2/2), recall 0.667 (2/3), F1 0.800 on 5 of 5 items"
+    )
+    assert "miss        e: Profits" in plain.stdout
+    assert "mentioned only in passing" in plain.stdout
+    report = json.loads(run_cli("rules", "evaluate", str(labeled), "--json").stdout)
+    (score,) = report["rules"]
+    assert score["recall"] == 0.6667 and [m["id"] for m in score["misses"]] == ["e"]
+    assert score["false_alarms"] == []
+    failing = run_cli("rules", "evaluate", str(labeled), "--fail-under", "0.9")
+    assert failing.returncode == 1
+    assert f"below --fail-under 0.9: {SSB} recall 0.667" in failing.stderr
+    assert run_cli("rules", "evaluate", str(labeled), "--fail-under", "0.6").returncode == 0
+    other = tmp_path / "other.toml"
+    other.write_text('[[rules]]\nname = "lng"\nany = ["LNG"]\n', encoding="utf-8")
+    unknown = run_cli("rules", "evaluate", str(labeled), "--rules", str(other))
+    assert_clean_failure(unknown, 2, f"{labeled}: line 1: expected.{SSB}: no rule of that name")
+    labeled.write_text('{"title": "x"\n', encoding="utf-8")
+    assert_clean_failure(run_cli("rules", "evaluate", str(labeled)), 2, "line 1: not JSON")
+
+
+def test_the_shipped_labeled_set_passes_the_ci_bar(run_cli: CliRunner) -> None:
+    ci = (Path(__file__).parents[1] / ".ci" / "run").read_text(encoding="utf-8")
+    (line,) = [line for line in ci.splitlines() if "rules evaluate" in line]
+    arguments = line.split()[line.split().index("evaluate") + 1 :]
+    arguments[0] = str(Path(__file__).parents[1] / arguments[0])
+    result = run_cli("rules", "evaluate", *arguments)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_rules_test_reads_json_items_and_says_in_passing(run_cli: CliRunner) -> None:
+    items = [{"title": "Quarterly profits", "body": PASSING}, {"title": "Solid-state batteries"}]
+    lines = "\n".join(json.dumps(item) for item in items) + "\n"
+    plain = run_cli("rules", "test", input=lines)
+    assert plain.returncode == 0, plain.stderr
+    assert "no match: Quarterly profits" in plain.stdout
+    assert "mentioned only in passing" in plain.stdout
+    assert (
+        "MATCH solid-state-battery (Solid-state batteries): Solid-state batteries" in plain.stdout
+    )
+    record = json.loads(run_cli("rules", "test", "--json", input=lines).stdout.splitlines()[0])
+    assert record["explanations"][SSB]["in_passing"].startswith("1 mention, in paragraph 3")
+    bad = run_cli("rules", "test", input='{"title": 3}\n')
+    assert_clean_failure(bad, 2, "<stdin>: line 1: title: expected a string, got 3")

@@ -36,6 +36,7 @@ from newswatch.config import (
     parse_retention,
 )
 from newswatch.errors import ConfigError, NewswatchError, QueryError
+from newswatch.evaluation import RuleScore, below, evaluate, item_fields, read_labeled
 from newswatch.export import FORMATS, ExportFormat, write_rows
 from newswatch.feedout import default_feed_id, feed_title, write_atom
 from newswatch.fetch import FEED_TYPES, Fetcher, FetchPolicy, decode_html
@@ -52,7 +53,7 @@ from newswatch.parse.generic import GENERIC
 from newswatch.pipeline import Progress as PageProgress
 from newswatch.pipeline import SourceReport, config_rules, run_sources, source_profiles
 from newswatch.publish import prepare, publish
-from newswatch.rules import RuleSet, default_rules_path
+from newswatch.rules import RuleSet, default_rules_path, load_rules
 from newswatch.sampleserver import SampleSite
 from newswatch.store import MAX_RANKED_MATCHES, ExportKind, Store, utc_iso
 
@@ -437,7 +438,7 @@ def _profile_for_url(app: App, url: str) -> str:
 
 @cli.group()
 def rules() -> None:
-    """Try keyword rules on text, or re-apply them to everything stored."""
+    """Try keyword rules on text or on labeled examples, or re-apply them to what is stored."""
 
 
 @rules.command("apply")
@@ -456,13 +457,21 @@ def rules_apply(app: App) -> None:
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines: an object per non-empty line.")
 @pass_app
 def rules_test(app: App, as_json: bool) -> None:
-    """Read items from stdin, one a line, and say which rules match each and why."""
+    """Read items from stdin, one a line, and say which rules match each and why.
+
+    A line is an item's text (its title, body and ticker text at once), or a JSON object
+    with "title", "lead", "body" and/or "ticker", so that a whole article (paragraphs
+    separated by a blank line) can be tried: a rule with prominence then says when its
+    terms were mentioned only in passing.
+    """
     ruleset = app.rules()
-    for raw in sys.stdin:
+    for number, raw in enumerate(sys.stdin, start=1):
         text = raw.strip()
         if not text:
             continue
-        fields = {"title": text, "body": text, "ticker": text}
+        fields = _test_fields(text, number)
+        if text.startswith("{"):  # shown by its headline, else its first line
+            text = next(iter(fields.values())).strip().splitlines()[0]
         matches = ruleset.match(fields)
         explanations = ruleset.explain(fields)
         if as_json:
@@ -483,9 +492,87 @@ def rules_test(app: App, as_json: bool) -> None:
         else:
             out.print(f"[dim]no match[/]: {escape(text)}", markup=True)
             for name, explanation in explanations.items():
-                reason = explanation.to_dict().get("reason")
-                if reason:
-                    out.print(f"  [dim]{escape(f'{name}: {reason}')}[/]", markup=True)
+                out.print(f"  [dim]{escape(f'{name}: {explanation.reason}')}[/]", markup=True)
+
+
+def _test_fields(text: str, number: int) -> dict[str, str]:
+    """The fields of one line of `rules test` input: plain text, or a JSON object."""
+    if not text.startswith("{"):
+        return {"title": text, "body": text, "ticker": text}
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError("<stdin>", f"line {number}", f"not JSON: {exc.msg}") from None
+    if not isinstance(record, dict):
+        raise ConfigError("<stdin>", f"line {number}", "expected a JSON object")
+
+    def fail(key: str | None, message: str) -> ConfigError:
+        return ConfigError("<stdin>", f"line {number}: {key}" if key else f"line {number}", message)
+
+    return item_fields(record, fail)
+
+
+@rules.command("evaluate")
+@_global_options
+@click.argument("labeled", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--rules",
+    "rules_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Rules file to score (default: the configuration's).",
+)
+@click.option(
+    "--fail-under",
+    type=click.FloatRange(0, 1),
+    metavar="SCORE",
+    help="Exit 1 when a rule's precision or recall is below SCORE (e.g. 0.98).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+@pass_app
+@click.pass_context
+def rules_evaluate(
+    ctx: click.Context,
+    app: App,
+    labeled: Path,
+    rules_path: Path | None,
+    fail_under: float | None,
+    as_json: bool,
+) -> None:
+    """Score the rules on labeled items: precision, recall and F1 per rule, and each false
+    alarm and miss with the reason the rule gave.
+
+    LABELED is JSON Lines, one item a line: its text ("title", "lead", "body", "ticker") and
+    the verdict expected per rule, e.g. {"title": "...", "body": "...", "expected":
+    {"solid-state-battery": true}}. A rule an item does not name is not scored on it.
+    """
+    ruleset = load_rules(rules_path) if rules_path else app.rules()
+    items = read_labeled(labeled, [rule.name for rule in ruleset.rules])
+    scores = evaluate(ruleset, items)
+    if as_json:
+        report = {"file": str(labeled), "items": len(items), "rules": [s.to_dict() for s in scores]}
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        _print_scores(scores, len(items))
+    if fail_under is not None and (shortfalls := below(scores, fail_under)):
+        err.print(f"below --fail-under {fail_under:g}: {'; '.join(shortfalls)}")
+        ctx.exit(EXIT_SOURCE_FAILED)
+
+
+def _print_scores(scores: Sequence[RuleScore], items: int) -> None:
+    for score in scores:
+        fired = score.true_positives + score.false_positives
+        positives = score.true_positives + score.false_negatives
+        out.print(
+            f"[bold]{escape(score.rule)}[/]: precision {score.precision:.3f}"
+            f" ({score.true_positives}/{fired}), recall {score.recall:.3f}"
+            f" ({score.true_positives}/{positives}), F1 {score.f1:.3f}"
+            f" on {score.labeled} of {items} items",
+            markup=True,
+        )
+        for heading, verdicts in (("false alarm", score.false_alarms), ("miss", score.misses)):
+            for verdict in verdicts:
+                out.print(f"  {heading:<12}{verdict.item.label()}", markup=False)
+                out.print(f"  {'':<12}[dim]{escape(verdict.reason)}[/]", markup=True)
 
 
 # --- reading the database -------------------------------------------------------------
