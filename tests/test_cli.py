@@ -10,10 +10,14 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import feedparser  # type: ignore[import-untyped]
 
+from newswatch.models import Article, Page
+from newswatch.rules import default_rules_path, load_rules
+from newswatch.store import Store
 from tests.conftest import FIXTURES, CliRunner, Route, ScriptedServer
 
 SEED_PAGE = FIXTURES / "gulfoilandgas" / "article_1389532_cp1252.html"
@@ -460,3 +464,32 @@ def test_rules_test_reads_json_items_and_says_in_passing(run_cli: CliRunner) -> 
     assert record["explanations"][SSB]["in_passing"].startswith("1 mention, in paragraph 3")
     bad = run_cli("rules", "test", input='{"title": 3}\n')
     assert_clean_failure(bad, 2, "<stdin>: line 1: title: expected a string, got 3")
+
+
+def test_flagged_lists_by_publication_date_and_sorts_by_flag_time(
+    run_cli: CliRunner, tmp_path: Path
+) -> None:
+    db = tmp_path / "stories.db"
+    rules = load_rules(default_rules_path())
+    with Store(db) as store:
+        store.upsert_source("portal", "http://portal.example.com/", "generic")
+        for number, day in ((1, date(2025, 3, 1)), (2, date(2024, 12, 1)), (3, date(2025, 2, 1))):
+            url = f"http://portal.example.com/?id={number}"
+            words = " ".join(f"w{number}x{i}" for i in range(60))  # distinct stories
+            body = f"Solid-state battery plant number {number} opens. {words}"
+            article = Article(url=url, title=f"Plant {number}", body=body, published=day)
+            page = Page(url=url, article=article)
+            store.save_page("portal", page, fetch_id=None, matcher=rules.match)
+
+    def titles(*options: str) -> list[str]:
+        result = run_cli("--db", str(db), "flagged", "--json", *options)
+        assert result.returncode == 0, result.stderr
+        return [row["title"] for row in json.loads(result.stdout)]
+
+    assert titles() == ["Plant 1", "Plant 3", "Plant 2"]
+    assert titles("--sort", "flagged") == ["Plant 3", "Plant 2", "Plant 1"]
+    assert titles("--since", "2025-01-15") == ["Plant 1", "Plant 3"]
+    plain = run_cli("--db", str(db), "flagged", "--since", "2025-02-02").stdout
+    assert plain.startswith("2025-03-01  Plant 1") and "Plant 3" not in plain
+    assert "publication date" in run_cli("flagged", "--help").stdout
+    assert "published on or after" in run_cli("export", "--help").stdout

@@ -416,3 +416,32 @@ def test_an_older_database_gets_stories_and_keys(
         copy = page("http://wire.example.com/copy", DATELINE + PLANT)
         saved = store.save_page("wire", copy, **NO_FETCH)
     assert saved.story_of == "http://portal.example.com/?id=1"
+
+
+def test_flagged_stories_newest_publication_first_and_since_on_publication(
+    store: Store,
+) -> None:
+    """Stored out of publication order: a late find of an older story, a story with no date
+    (its day is the day first seen), a ticker teaser without a date."""
+
+    def save(number: int, published: date | None, text: str) -> None:
+        url = f"http://portal.example.com/?id={number}"
+        article = Article(url=url, title=f"Story {number}", body=text, published=published)
+        store.save_page("portal", Page(url=url, article=article), **NO_FETCH)
+
+    save(1, date(2025, 3, 20), PLANT)
+    save(2, date(2025, 1, 2), "A solid-state battery story. " + RESULTS_STORY)
+    save(3, None, "Solid-state battery news. " + SUPPLY_RELEASE)  # first seen 2025-03-26
+    save(4, date(2025, 3, 20), "Solid-state battery review. " + PLANT_RELEASE)
+    teaser = TickerItem(url="http://portal.example.com/?id=99", text="A solid-state battery...")
+    store.save_page("portal", Page(url="http://portal.example.com/", ticker=[teaser]), **NO_FETCH)
+
+    def urls(**options: object) -> list[int]:
+        return [int(row["url"].rsplit("=", 1)[1]) for row in store.flagged_stories(**options)]
+
+    # 99 and 3: first seen 2025-03-26 (99 flagged later); 4 ties with 1, flagged later
+    assert urls() == [99, 3, 4, 1, 2]
+    assert urls(order="flagged") == [99, 4, 3, 2, 1]
+    assert urls(since=date(2025, 3, 20)) == [99, 3, 4, 1]
+    assert urls(since=date(2025, 3, 21)) == [99, 3]
+    assert urls(since=date(2025, 1, 1), limit=2) == [99, 3]

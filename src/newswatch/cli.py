@@ -55,7 +55,7 @@ from newswatch.pipeline import SourceReport, config_rules, run_sources, source_p
 from newswatch.publish import prepare, publish
 from newswatch.rules import RuleSet, default_rules_path, load_rules
 from newswatch.sampleserver import SampleSite
-from newswatch.store import MAX_RANKED_MATCHES, ExportKind, Store, utc_iso
+from newswatch.store import MAX_RANKED_MATCHES, ExportKind, Store, StoryOrder, utc_iso
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -624,15 +624,29 @@ def _print_json_rows(rows: Sequence[dict[str, Any]]) -> None:
 @click.option(
     "--since",
     type=click.DateTime(formats=["%Y-%m-%d"]),
-    help="Only stories flagged on or after this day (YYYY-MM-DD).",
+    help="Only stories published on or after this day (YYYY-MM-DD; for a story without a"
+    " publication date, the day newswatch first saw it).",
+)
+@click.option(
+    "--sort",
+    type=click.Choice(["published", "flagged"]),
+    default="published",
+    show_default=True,
+    help="Newest publication date first (flag time breaks ties), or newest flag first.",
 )
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
-def flagged(app: App, rule: str | None, since: Any, limit: int, as_json: bool) -> None:
-    """List flagged stories, newest first: each once, with every source that carried it."""
+def flagged(
+    app: App, rule: str | None, since: Any, sort: StoryOrder, limit: int, as_json: bool
+) -> None:
+    """List flagged stories, newest publication date first (the day first seen for a story
+    without one; flag time breaks ties; --sort flagged: newest flag first), each once, with
+    every source that carried it."""
     with app.store(must_exist=True) as store:
-        rows = store.flagged_stories(rule=rule, since=since.date() if since else None, limit=limit)
+        rows = store.flagged_stories(
+            rule=rule, since=since.date() if since else None, limit=limit, order=sort
+        )
     if as_json:
         _print_json_rows(rows)
     elif rows:
@@ -858,7 +872,8 @@ def feed(
 @click.option(
     "--since",
     type=click.DateTime(formats=["%Y-%m-%d"]),
-    help="Only stories stored (flagged, for --what flagged) on or after this day (UTC).",
+    help="Only stories published on or after this day (YYYY-MM-DD; for one without a"
+    " publication date, the day newswatch first saw it).",
 )
 @click.option("-o", "--output", type=_OUTPUT, default="-", help="File to write (default: stdout).")
 @pass_app

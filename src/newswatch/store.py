@@ -538,18 +538,26 @@ and the article it links to, directly or through a redirect: one story, one aler
 story_url, the URL of the story a flag is about, for grouping a message."""
 
 ExportKind = Literal["articles", "ticker", "flagged"]
+_PUBLISHED_OR_SEEN = "coalesce(published, substr(first_seen, 1, 10))"
+"""A story's day: its publication date, or the day it was first seen when it has none."""
+_FLAG_PUBLISHED_OR_SEEN = (
+    "coalesce(published, substr(CASE kind"
+    " WHEN 'article' THEN (SELECT first_seen FROM articles WHERE id = item_id)"
+    " ELSE (SELECT first_seen FROM ticker_items WHERE id = item_id) END, 1, 10))"
+)
 _EXPORTS: dict[str, tuple[str, str, str]] = {
-    "articles": ("articles", "first_seen", "id"),
-    "ticker": ("ticker_items", "first_seen", "id"),
-    "flagged": ("flagged", "flagged_at", "flagged_at, kind, item_id"),
+    "articles": ("articles", _PUBLISHED_OR_SEEN, "id"),
+    "ticker": ("ticker_items", _PUBLISHED_OR_SEEN, "id"),
+    "flagged": ("flagged", _FLAG_PUBLISHED_OR_SEEN, "flagged_at, kind, item_id"),
 }
-"""kind: (table or view, the column `since` compares with, order)."""
+"""kind: (table or view, the day `since` compares with, order)."""
+StoryOrder = Literal["published", "flagged"]
 
 
 def _export_query(
     kind: ExportKind, *, rule: str | None, since: date | None
 ) -> tuple[str, dict[str, str]]:
-    table, time_column, order = _EXPORTS[kind]
+    table, day, order = _EXPORTS[kind]
     conditions: list[str] = []
     params: dict[str, str] = {}
     if rule is not None:
@@ -562,10 +570,18 @@ def _export_query(
                 f"id IN (SELECT item_id FROM flags WHERE kind = '{flag_kind}' AND rule = :rule)"
             )
     if since is not None:
-        conditions.append(f"{time_column} >= :since")
-        params["since"] = utc_iso(since) if isinstance(since, datetime) else since.isoformat()
+        conditions.append(f"{day} >= :since")
+        params["since"] = _day(since)
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     return f"SELECT * FROM {table}{where} ORDER BY {order}", params
+
+
+def _day(moment: date) -> str:
+    """YYYY-MM-DD of a date, or of a datetime in UTC."""
+    if isinstance(moment, datetime):
+        moment = moment.astimezone(UTC) if moment.tzinfo else moment
+        return moment.date().isoformat()
+    return moment.isoformat()
 
 
 def _flagged_stories_view(ticker_article: str) -> str:
@@ -1651,20 +1667,32 @@ class Store:
         return rows
 
     def flagged_stories(
-        self, *, rule: str | None = None, since: date | None = None, limit: int | None = None
+        self,
+        *,
+        rule: str | None = None,
+        since: date | None = None,
+        limit: int | None = None,
+        order: StoryOrder = "published",
     ) -> list[dict[str, Any]]:
-        """Rows of the `flagged_stories` view: each flagged story once, newest first, with
-        every source that carried it; `since` compares with the story's first flag.
+        """Rows of the `flagged_stories` view: each flagged story once, with every source that
+        carried it. Newest publication date first (the day first seen for a story without
+        one), flag time breaking ties; order="flagged": newest first flag first. `since`
+        compares with the publication date (else the day first seen).
 
         rules, matched and sources are decoded from JSON.
         """
         where, params = _flag_filters(
-            "EXISTS (SELECT 1 FROM json_each(rules) WHERE value = :rule)", rule, since, limit
+            "EXISTS (SELECT 1 FROM json_each(rules) WHERE value = :rule)",
+            rule,
+            since,
+            limit,
+            day=_PUBLISHED_OR_SEEN,
         )
-        sql = (
-            f"SELECT * FROM flagged_stories{where}"
-            " ORDER BY flagged_at DESC, published DESC, story DESC"
-        )
+        if order == "flagged":
+            sort = f"flagged_at DESC, {_PUBLISHED_OR_SEEN} DESC, story DESC"
+        else:
+            sort = f"{_PUBLISHED_OR_SEEN} DESC, flagged_at DESC, story DESC"
+        sql = f"SELECT * FROM flagged_stories{where} ORDER BY {sort}"
         if limit is not None:
             sql += " LIMIT :limit"
         return [
@@ -2005,8 +2033,9 @@ class Store:
         """Every article, ticker item or flagged story, read lazily from one cursor a batch
         at a time: constant memory however many rows, and one consistent snapshot.
 
-        rule: only stories this rule flagged. since: only articles and ticker items first
-        seen, or flags made, on or after it. decode_json: list columns as lists, not text.
+        rule: only stories this rule flagged. since: only stories published on or after this
+        day (first seen, for one without a publication date). decode_json: list columns as
+        lists, not text.
         """
         sql, params = _export_query(kind, rule=rule, since=since)
         cursor = self.db.execute(sql, params)
@@ -2128,16 +2157,25 @@ def _distinct_followable(items: Iterable[TickerItem]) -> Iterator[TickerItem]:
 
 
 def _flag_filters(
-    rule_condition: str, rule: str | None, since: date | None, limit: int | None
+    rule_condition: str,
+    rule: str | None,
+    since: date | None,
+    limit: int | None,
+    *,
+    day: str | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """The WHERE clause and parameters shared by the flagged listings: a rule (tested by
-    `rule_condition`), flagged on or after a day, and the LIMIT's value."""
+    `rule_condition`), flagged on or after a day (or, given `day`, an expression of a story's
+    day, on or after it), and the LIMIT's value."""
     conditions: list[str] = []
     params: dict[str, Any] = {}
     if rule is not None:
         conditions.append(rule_condition)
         params["rule"] = rule
-    if since is not None:
+    if since is not None and day is not None:
+        conditions.append(f"{day} >= :since")
+        params["since"] = _day(since)
+    elif since is not None:
         conditions.append("flagged_at >= :since")
         params["since"] = utc_iso(since) if isinstance(since, datetime) else since.isoformat()
     if limit is not None:
