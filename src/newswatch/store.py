@@ -138,14 +138,13 @@ from newswatch.dedup import (
     canonical_url,
     fingerprint,
     is_followable,
-    is_same_story,
     lsh_keys,
     minhash,
-    resemblance,
     shingles,
 )
 from newswatch.errors import ConfigError, NewswatchError, QueryError
 from newswatch.models import Article, Page, TickerItem
+from newswatch.stories import Candidate, Placement, place
 
 log = logging.getLogger(__name__)
 
@@ -220,6 +219,8 @@ class SaveResult:
     story_of: str | None = None
     """Canonical URL of the first article of the story a new article joined as a near-duplicate
     (another source's or URL's lightly edited copy); None when it began a story."""
+    merged_stories: int = 0
+    """Other stories the new article showed to be the same story, and merged into story_of."""
 
 
 @dataclass(frozen=True)
@@ -229,12 +230,7 @@ class _SavedArticle:
     duplicate_of: str | None = None
     new_flags: int = 0
     story_of: str | None = None
-
-
-@dataclass(frozen=True)
-class _StoryMatch:
-    story_id: int
-    resemblance: float
+    merged: int = 0
 
 
 @dataclass(frozen=True)
@@ -503,11 +499,16 @@ CREATE TABLE alert_deliveries (
 """
 
 _OWED_FLAGS = """
-SELECT flagged.*, CASE flagged.kind WHEN 'ticker' THEN coalesce(
-           (SELECT articles.url FROM article_aliases JOIN articles
-            ON articles.id = article_aliases.article_id WHERE article_aliases.url = flagged.url),
-           flagged.url)
-       ELSE flagged.url END AS story_url
+SELECT flagged.*, coalesce(
+           (SELECT story.url FROM articles JOIN articles AS story ON story.id = articles.story_id
+            WHERE flagged.kind = 'article' AND articles.id = flagged.item_id),
+           (SELECT story.url FROM articles JOIN articles AS story ON story.id = articles.story_id
+            WHERE flagged.kind = 'ticker' AND articles.url = flagged.url),
+           (SELECT story.url FROM article_aliases
+            JOIN articles ON articles.id = article_aliases.article_id
+            JOIN articles AS story ON story.id = articles.story_id
+            WHERE flagged.kind = 'ticker' AND article_aliases.url = flagged.url),
+           flagged.url) AS story_url
 FROM flagged JOIN alert_channels AS channel ON channel.id = :channel
 WHERE flagged.flagged_at >= channel.watching_since
   AND (channel.rule IS NULL OR flagged.rule = channel.rule)
@@ -530,12 +531,20 @@ WHERE flagged.flagged_at >= channel.watching_since
               (SELECT id FROM articles WHERE url = flagged.url),
               (SELECT article_id FROM article_aliases WHERE url = flagged.url))
           WHERE flagged.kind = 'ticker'))
+  AND NOT EXISTS (
+      SELECT 1 FROM articles AS flagged_article
+      JOIN articles AS member ON member.story_id = flagged_article.story_id
+      JOIN alert_deliveries AS sent ON sent.channel_id = channel.id AND sent.rule = flagged.rule
+          AND sent.kind = 'article' AND sent.item_id = member.id
+      WHERE flagged.kind = 'article' AND flagged_article.id = flagged.item_id)
 ORDER BY flagged.flagged_at, flagged.kind, flagged.item_id
 """
 """The flags a channel owes: of its rule, flagged since it watches, in none of its messages,
 and not a story the channel already got from this rule in its other form (a ticker teaser
-and the article it links to, directly or through a redirect: one story, one alert); with
-story_url, the URL of the story a flag is about, for grouping a message."""
+and the article it links to, directly or through a redirect: one story, one alert) or
+through another of its articles (two stories flagged apart, then found to be one and
+merged); with story_url, the URL of the story a flag is about (its first article's), for
+grouping a message."""
 
 ExportKind = Literal["articles", "ticker", "flagged"]
 _PUBLISHED_OR_SEEN = "coalesce(published, substr(first_seen, 1, 10))"
@@ -1134,6 +1143,7 @@ class Store:
             seen_ticker_items=seen_items,
             new_flags=new_flags,
             story_of=saved.story_of,
+            merged_stories=saved.merged,
         )
 
     def _remember_alias(self, url: str, article_id: int) -> None:
@@ -1166,12 +1176,12 @@ class Store:
                 " WHERE fingerprint = ? AND duplicate_of IS NULL",
                 [content_hash],
             ).fetchone()
-        story = _StoryMatch(original[2], 1.0) if original else None
+        story = Placement(original[2], 1.0) if original else None
         own_shingles = frozenset[int]() if original else shingles(article.body)
         keys = _lsh_keys_of(own_shingles)
         week = _week_of(now)
         if original is None and keys:
-            story = self._closest_story(own_shingles, keys, week)
+            story = place(own_shingles, self._story_candidates(keys, week))
         record = {
             "url": url,
             "fetched_url": page.url,
@@ -1195,10 +1205,14 @@ class Store:
             return _SavedArticle("duplicate", article_id, duplicate_of=original[1])
         _insert_lsh_keys(self.db, article_id, week, keys)
         matches = matcher(_article_fields(article.title, article.body))
-        if story is None:
+        if story is None or story.story_id is None:
             self.db.execute("UPDATE articles SET story_id = id WHERE id = ?", [article_id])
             return _SavedArticle(
                 "new", article_id, new_flags=self._insert_flags("article", article_id, matches, now)
+            )
+        for merged in story.merged:  # the article showed these stories are one
+            self.db.execute(
+                "UPDATE articles SET story_id = ? WHERE story_id = ?", [story.story_id, merged]
             )
         flagged = self._story_rules(story.story_id, before=article_id)
         matches = [match for match in matches if match.rule not in flagged]
@@ -1210,19 +1224,18 @@ class Store:
             article_id,
             new_flags=self._insert_flags("article", article_id, matches, now),
             story_of=first_url,
+            merged=len(story.merged),
         )
 
-    def _closest_story(
-        self, own: frozenset[int], keys: Sequence[int], week: int
-    ) -> _StoryMatch | None:
-        """The story of the stored article most like one about to be stored, if alike enough.
-
-        Only articles of the last STORY_WEEKS weeks sharing an LSH band with it are compared
-        (the STORY_CANDIDATES sharing the most), so the cost does not grow with the number
-        of articles stored.
+    def _story_candidates(self, keys: Sequence[int], week: int) -> list[Candidate]:
+        """The stored articles a new one may belong with: those of the last STORY_WEEKS weeks
+        sharing an LSH band with it (the STORY_CANDIDATES sharing the most), and the other
+        members of their stories of those weeks (as many again at most), so that a copy is
+        compared with every version of its story, not only with those LSH happened to pair
+        it with. The cost does not grow with the number of articles stored.
         """
         weeks = list(range(week - STORY_WEEKS + 1, week + 1))
-        candidates = self.db.execute(
+        rows = self.db.execute(
             "SELECT articles.id, articles.story_id, articles.body FROM articles JOIN"
             " (SELECT article_id, count(*) AS bands FROM article_lsh"
             f"  WHERE week IN ({', '.join('?' * len(weeks))})"
@@ -1231,12 +1244,19 @@ class Store:
             " ON articles.id = near.article_id",
             [*weeks, *keys, STORY_CANDIDATES],
         ).fetchall()
-        best: _StoryMatch | None = None
-        for _, story_id, body in candidates:
-            score = resemblance(own, shingles(body))
-            if is_same_story(score) and (best is None or score > best.resemblance):
-                best = _StoryMatch(story_id, round(score, 3))
-        return best
+        seen = {row[0] for row in rows}
+        stories = sorted({row[1] for row in rows})
+        if stories:
+            members = self.db.execute(
+                "SELECT articles.id, articles.story_id, articles.body FROM articles"
+                f" WHERE articles.story_id IN ({', '.join('?' * len(stories))})"
+                " AND articles.duplicate_of IS NULL AND EXISTS (SELECT 1 FROM article_lsh"
+                f"  WHERE article_id = articles.id AND week IN ({', '.join('?' * len(weeks))}))"
+                " ORDER BY articles.id DESC LIMIT ?",
+                [*stories, *weeks, STORY_CANDIDATES + len(seen)],
+            ).fetchall()
+            rows += [row for row in members if row[0] not in seen][:STORY_CANDIDATES]
+        return [Candidate(row[0], row[1], shingles(row[2])) for row in rows]
 
     def _story_rules(self, story_id: int, *, before: int) -> set[str]:
         """Rules that flagged an article of the story stored before article `before`."""
