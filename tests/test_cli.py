@@ -16,7 +16,7 @@ from pathlib import Path
 import feedparser  # type: ignore[import-untyped]
 
 from newswatch.models import Article, Page
-from newswatch.rules import default_rules_path, load_rules
+from newswatch.rules import default_rules_path, load_rules, parse_rules
 from newswatch.store import Store
 from tests.conftest import FIXTURES, CliRunner, Route, ScriptedServer
 
@@ -493,3 +493,31 @@ def test_flagged_lists_by_publication_date_and_sorts_by_flag_time(
     assert plain.startswith("2025-03-01  Plant 1") and "Plant 3" not in plain
     assert "publication date" in run_cli("flagged", "--help").stdout
     assert "published on or after" in run_cli("export", "--help").stdout
+
+
+def test_flagged_explain_says_why_and_what_is_now_only_in_passing(
+    run_cli: CliRunner, tmp_path: Path
+) -> None:
+    """Flags made by an older rule without prominence, explained by today's default rule."""
+    db = tmp_path / "stories.db"
+    older = parse_rules({"rules": [{"name": SSB, "any": ["solid-state battery"]}]})
+    with Store(db) as store:
+        store.upsert_source("portal", "http://portal.example.com/", "generic")
+        for number, title, body in (
+            (1, "Toyota lifts profit forecast", PASSING),
+            (2, "Toyota's solid-state battery plant", "Production starts in 2027 in Kyushu."),
+        ):
+            url = f"http://portal.example.com/?id={number}"
+            article = Article(url=url, title=title, body=body, published=date(2025, 3, number))
+            page = Page(url=url, article=article)
+            store.save_page("portal", page, fetch_id=None, matcher=older.match)
+    plain = run_cli("--db", str(db), "flagged", "--explain")
+    assert plain.returncode == 0, plain.stderr
+    assert f'why: {SSB}: fired on "solid-state battery" (in the headline)' in plain.stdout
+    assert f"why: {SSB}: now not fired: mentioned only in passing" in plain.stdout
+    assert "`newswatch rules apply` drops the flag" in plain.stdout
+    rows = json.loads(run_cli("--db", str(db), "flagged", "--explain", "--json").stdout)
+    assert [row["explanations"][SSB].split(":")[0] for row in rows] == [
+        'fired on "solid-state battery" (in the headline)',
+        "not fired",
+    ]

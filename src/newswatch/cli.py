@@ -635,10 +635,22 @@ def _print_json_rows(rows: Sequence[dict[str, Any]]) -> None:
     help="Newest publication date first (flag time breaks ties), or newest flag first.",
 )
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Say why each story is flagged, by the rules as they are now (where the terms are;"
+    " or that they are mentioned only in passing, when the rules changed since).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
 def flagged(
-    app: App, rule: str | None, since: Any, sort: StoryOrder, limit: int, as_json: bool
+    app: App,
+    rule: str | None,
+    since: Any,
+    sort: StoryOrder,
+    limit: int,
+    explain: bool,
+    as_json: bool,
 ) -> None:
     """List flagged stories, newest publication date first (the day first seen for a story
     without one; flag time breaks ties; --sort flagged: newest flag first), each once, with
@@ -647,6 +659,14 @@ def flagged(
         rows = store.flagged_stories(
             rule=rule, since=since.date() if since else None, limit=limit, order=sort
         )
+        if explain:
+            ruleset = app.rules()
+            for row in rows:
+                explanations = ruleset.explain(store.flagged_story_fields(row["story"], row["url"]))
+                row["explanations"] = {
+                    name: explanations[name].reason if name in explanations else "no such rule"
+                    for name in row["rules"]
+                }
     if as_json:
         _print_json_rows(rows)
     elif rows:
@@ -676,6 +696,10 @@ def _print_flagged_stories(rows: Sequence[dict[str, Any]]) -> None:
         for carrier in row["sources"]:
             line = f"{carrier['first_seen']}  {carrier['source'] or '':<{width}}  {carrier['url']}"
             out.print(f"            {line}", markup=False, overflow="ignore", crop=False)
+        for name, reason in row.get("explanations", {}).items():
+            if reason.startswith("not fired"):
+                reason = f"now {reason} (`newswatch rules apply` drops the flag)"
+            out.print(f"            why: {name}: {reason}", markup=False)
 
 
 @cli.command()

@@ -250,6 +250,8 @@ class _Outcome:
     without_context: list[str] = field(default_factory=list)
     in_passing: str = ""
     """Where the terms were, when they were found only in passing (see Prominence)."""
+    prominent: str = ""
+    """Where the terms were prominent, for a rule with prominence that fired."""
 
     @property
     def any_found(self) -> bool:
@@ -595,27 +597,36 @@ def _evaluate(rule: Rule, occurrences: list[_Occurrence], texts: Mapping[str, _T
         (outcome.any_found or not needs_any) and not outcome.missing_all and not outcome.vetoed_by
     )
     if outcome.fired and rule.prominence is not None and needs_any:
-        outcome.in_passing = _in_passing(rule.prominence, outcome.counted, texts)
-        outcome.fired = not outcome.in_passing
+        outcome.fired, where = _prominence(rule.prominence, outcome.counted, texts)
+        if outcome.fired:
+            outcome.prominent = where
+        else:
+            outcome.in_passing = where
     return outcome
 
 
-def _in_passing(
+def _prominence(
     prominence: Prominence, counted: list[_Occurrence], texts: Mapping[str, _Text]
-) -> str:
-    """Empty when the terms that made a rule fire are prominent, else where they were found."""
+) -> tuple[bool, str]:
+    """Whether the terms that made a rule fire are prominent, and where they were: "in the
+    headline", "in 3 paragraphs", or, found only in passing, "1 mention, in paragraph 4 of 6"."""
     found = [o for o in counted if o.use.role is not _Role.ALL]
-    if any(o.field != "body" or texts["body"].in_lead(o.start) for o in found):
-        return ""  # the headline, a ticker item (all lead) or the lead
+    fields = {o.field for o in found}
+    if "title" in fields:
+        return True, "in the headline"
+    if "ticker" in fields:
+        return True, "in a ticker item (all lead)"
     body = texts["body"]
+    if any(body.in_lead(o.start) for o in found):
+        return True, "in the lead"
     mentions = len(_spans(found))
     paragraphs = sorted({body.paragraph(o.start) + 1 for o in found})
-    if (prominence.paragraphs is not None and len(paragraphs) >= prominence.paragraphs) or (
-        prominence.mentions is not None and mentions >= prominence.mentions
-    ):
-        return ""
+    if prominence.paragraphs is not None and len(paragraphs) >= prominence.paragraphs:
+        return True, f"in {len(paragraphs)} paragraphs"
+    if prominence.mentions is not None and mentions >= prominence.mentions:
+        return True, f"{mentions} mentions"
     where = ", ".join(map(str, paragraphs))
-    return (
+    return False, (
         f"{mentions} mention{'s' if mentions != 1 else ''}, in paragraph"
         f"{'s' if len(paragraphs) != 1 else ''} {where} of {body.paragraph_count};"
         f" prominent means in {prominence.describe()}"
@@ -677,7 +688,8 @@ def _spans(occurrences: Iterable[_Occurrence]) -> list[tuple[str, int, int]]:
 
 def _reason(rule: Rule, outcome: _Outcome, terms: tuple[str, ...]) -> str:
     if outcome.fired:
-        return "fired on " + _quoted(terms)
+        where = f" ({outcome.prominent})" if outcome.prominent else ""
+        return "fired on " + _quoted(terms) + where
     parts = []
     if outcome.in_passing:
         parts.append(f"mentioned only in passing ({_quoted(terms)}: {outcome.in_passing})")

@@ -35,7 +35,11 @@ articles       one row per story, unique by canonical URL.
     full-text indexed. A known article is never rewritten, only last_seen moves.
     An article that joins a story (a near-duplicate: another source's lightly edited copy)
     is stored and indexed, but a rule that already flagged the story does not flag it
-    again, so one story makes one alert.
+    again, so one story makes one alert. An article that resembles articles of two or more
+    stories merges them (newswatch.stories): their articles take the oldest story's
+    story_id, so stories do not depend on the order copies arrive in; flags stay with
+    their articles (a merged story may hold one flag per rule from each part, and alerts
+    send it once).
 ticker_items   one row per ticker teaser, unique by the canonical URL it links to.
     id, url, region, published, text, source (the source that saw it first),
     first_seen, last_seen, seen_count (number of saved pages that showed it).
@@ -1719,6 +1723,26 @@ class Store:
             row | {column: json.loads(row[column]) for column in ("rules", "matched", "sources")}
             for row in self.db.query(sql, params)
         ]
+
+    def flagged_story_fields(self, story: int | None, url: str) -> dict[str, str]:
+        """The rule fields a flagged story was judged on: its first flagged article's title and
+        body, else (a story flagged only as a ticker teaser) the teaser's text."""
+        if story is not None:
+            for title, body in self.db.execute(
+                "SELECT title, body FROM articles WHERE story_id = ? AND duplicate_of IS NULL"
+                " AND id IN (SELECT item_id FROM flags WHERE kind = 'article')"
+                " ORDER BY id LIMIT 1",
+                [story],
+            ):
+                return dict(_article_fields(title, body))
+        for (text,) in self.db.execute(
+            "SELECT text FROM ticker_items WHERE url = ?"
+            " OR url IN (SELECT url FROM article_aliases WHERE article_id = ?)"
+            " OR url = (SELECT url FROM articles WHERE id = ?) LIMIT 1",
+            [url, story, story],
+        ):
+            return dict(_ticker_fields(text))
+        return {}
 
     def search(
         self, query: str, *, limit: int = 20, max_ranked: int | None = MAX_RANKED_MATCHES
