@@ -1251,13 +1251,13 @@ class Store:
         seen = {row[0] for row in rows}
         stories = sorted({row[1] for row in rows})
         if stories:
+            since = utc_iso(datetime.fromtimestamp(weeks[0] * WEEK_SECONDS, UTC))
             members = self.db.execute(
-                "SELECT articles.id, articles.story_id, articles.body FROM articles"
-                f" WHERE articles.story_id IN ({', '.join('?' * len(stories))})"
-                " AND articles.duplicate_of IS NULL AND EXISTS (SELECT 1 FROM article_lsh"
-                f"  WHERE article_id = articles.id AND week IN ({', '.join('?' * len(weeks))}))"
-                " ORDER BY articles.id DESC LIMIT ?",
-                [*stories, *weeks, STORY_CANDIDATES + len(seen)],
+                "SELECT id, story_id, body FROM articles"
+                f" WHERE story_id IN ({', '.join('?' * len(stories))})"
+                " AND duplicate_of IS NULL AND first_seen >= ?"
+                " ORDER BY id DESC LIMIT ?",
+                [*stories, since, STORY_CANDIDATES + len(seen)],
             ).fetchall()
             rows += [row for row in members if row[0] not in seen][:STORY_CANDIDATES]
         return [Candidate(row[0], row[1], shingles(row[2])) for row in rows]
