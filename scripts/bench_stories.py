@@ -12,14 +12,23 @@ sentence, the last paragraph trimmed), and at each history size measures:
   articles that joined the story of another original;
 - the LSH index's share of the file, and the `flagged_stories` query time.
 
+First, on the hand-made groups of tests/fixtures/stories/groups.json (one story as four
+sources carry it: a dateline and a rewritten first sentence, a trimmed last paragraph,
+another headline, a much shorter copy; and pairs of stories about the same company in the
+same week that must stay apart), fed in --orders random orders: whether every order gives the
+same stories, and pairwise precision and recall (of the pairs of articles that are one story,
+the share grouped; of the pairs grouped, the share that are one story).
+
 Usage:
 
-    python scripts/bench_stories.py [--sizes 10000,100000] [--workdir DIR]
+    python scripts/bench_stories.py [--sizes 10000,100000] [--orders 20] [--workdir DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
 import random
 import sqlite3
 import statistics
@@ -35,6 +44,7 @@ from newswatch.rules import RuleMatch
 from newswatch.store import STORY_WEEKS, WEEK_SECONDS, Store
 from synthetic_news import words
 
+GROUPS = Path(__file__).parents[1] / "tests" / "fixtures" / "stories" / "groups.json"
 COPY_SHARE = 0.1
 BATCH = 500
 FLAG_SHARE = 0.01
@@ -88,6 +98,55 @@ def table_bytes(db: sqlite3.Connection, name: str) -> int | None:
     except sqlite3.OperationalError:  # SQLite built without the dbstat table
         return None
     return size
+
+
+def fixture_partitions(orders: int, workdir: Path) -> None:
+    """Store the fixture's articles in `orders` random orders; compare the stories made."""
+    fixture = json.loads(GROUPS.read_text(encoding="utf-8"))
+    articles = [
+        (group["id"], index, member)
+        for group in fixture["groups"]
+        for index, member in enumerate(group["members"])
+    ]
+    partitions: list[frozenset[frozenset[tuple[str, int]]]] = []
+    for order in range(orders):
+        shuffled = random.Random(order).sample(articles, len(articles))
+        path = workdir / f"order{order}.db"
+        stories: dict[int, set[tuple[str, int]]] = {}
+        with Store(path) as store:
+            for group, index, member in shuffled:
+                url = f"https://{member['source']}.example.com/{group}/{index}"
+                article = Article(url=url, title=member["title"], body=member["body"])
+                store.save_page(member["source"], Page(url=url, article=article), fetch_id=None,
+                                matcher=matcher)  # fmt: skip
+            db = sqlite3.connect(path)
+            for url, story in db.execute("SELECT url, story_id FROM articles"):
+                group, index = url.rsplit("/", 2)[1:]
+                stories.setdefault(story, set()).add((group, int(index)))
+            db.close()
+        path.unlink()
+        partitions.append(frozenset(frozenset(members) for members in stories.values()))
+    truth = {(g, i) for g, i, _ in articles}
+    same = {frozenset(p) for p in itertools.combinations(sorted(truth), 2) if p[0][0] == p[1][0]}
+    recalls, precisions = [], []
+    for partition in partitions:
+        grouped = {frozenset(p) for s in partition for p in itertools.combinations(sorted(s), 2)}
+        recalls.append(len(grouped & same) / len(same))
+        precisions.append(len(grouped & same) / len(grouped) if grouped else 1.0)
+    apart = fixture["apart"]
+    kept_apart = min(
+        sum(not any({(a, 0), (b, 0)} <= set(story) for story in partition) for a, b in apart)
+        for partition in partitions
+    )
+    print(
+        f"fixture: {len(fixture['groups'])} stories of {len(articles)} articles,"
+        f" {len(apart)} must-not-group pairs, {orders} orders:"
+        f" {len(set(partitions))} distinct partition(s); pairwise recall"
+        f" {min(recalls):.3f}..{max(recalls):.3f}, precision {min(precisions):.3f}.."
+        f"{max(precisions):.3f}; must-not-group pairs kept apart in every order:"
+        f" {kept_apart}/{len(apart)}",
+        flush=True,
+    )
 
 
 def run(sizes: Sequence[int], workdir: Path) -> None:
@@ -157,15 +216,15 @@ def run(sizes: Sequence[int], workdir: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--orders", type=int, default=20)
     parser.add_argument("--workdir", type=Path)
     options = parser.parse_args()
-    sizes = sorted(int(size) for size in options.sizes.split(","))
-    if options.workdir:
-        options.workdir.mkdir(parents=True, exist_ok=True)
-        run(sizes, options.workdir)
-    else:
-        with tempfile.TemporaryDirectory() as workdir:
-            run(sizes, Path(workdir))
+    sizes = sorted(int(size) for size in options.sizes.split(",") if size)
+    with tempfile.TemporaryDirectory() as scratch:
+        workdir = options.workdir or Path(scratch)
+        workdir.mkdir(parents=True, exist_ok=True)
+        fixture_partitions(options.orders, workdir)
+        run(sizes, workdir)
 
 
 if __name__ == "__main__":

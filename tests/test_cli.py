@@ -10,15 +10,28 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import feedparser  # type: ignore[import-untyped]
 
+from newswatch.models import Article, Page
+from newswatch.rules import default_rules_path, load_rules, parse_rules
+from newswatch.store import Store
 from tests.conftest import FIXTURES, CliRunner, Route, ScriptedServer
 
 SEED_PAGE = FIXTURES / "gulfoilandgas" / "article_1389532_cp1252.html"
 SEED_TITLE = (
     "China & South Korea Tailgating behind Japan’s Subsidy of US$660M for Batteries in 2024"
+)
+
+
+SSB = "solid-state-battery"
+PASSING = (
+    "Toyota raised its profit forecast on Wednesday as hybrid sales in North America rose.\n\n"
+    "Hybrids made up nearly 40% of its sales in the quarter, the company said.\n\n"
+    "It also kept its plans for cars with solid-state batteries later in the decade.\n\n"
+    "Shares rose 3% in Tokyo."
 )
 
 
@@ -425,3 +438,124 @@ def test_reading_the_database_loads_neither_fetcher_nor_parsers_nor_alerts(tmp_p
     for command in ("status", "flagged", "search"):
         args = ("--db", "news.db", command, *(["battery"] if command == "search" else []))
         assert modules_loaded_by(tmp_path, *args) == {"rich"}, command
+
+
+def test_rules_evaluate_scores_reports_and_fails_under(run_cli: CliRunner, tmp_path: Path) -> None:
+    labeled = tmp_path / "mine.jsonl"
+    yes, no = {SSB: True}, {SSB: False}
+    lines = [
+        {"id": "a", "title": "Toyota's all-solid-state battery", "expected": yes},
+        {"id": "b", "ticker": "Asia >> Samsung ships a faster solid-state drive", "expected": no},
+        {
+            "id": "c",
+            "title": "Solid-state cells: a Lyon start-up",
+            "lead": "Ceramic.",
+            "expected": yes,
+        },
+        {"id": "d", "title": "Profits", "body": PASSING, "expected": no},
+        {"id": "e", "title": "Profits", "body": PASSING, "expected": yes},
+    ]
+    labeled.write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
+    plain = run_cli("rules", "evaluate", str(labeled))
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stdout.startswith(
+        f"{SSB}: precision 1.000 (2/2), recall 0.667 (2/3), F1 0.800 on 5 of 5 items"
+    )
+    assert "miss        e: Profits" in plain.stdout
+    assert "mentioned only in passing" in plain.stdout
+    report = json.loads(run_cli("rules", "evaluate", str(labeled), "--json").stdout)
+    (score,) = report["rules"]
+    assert score["recall"] == 0.6667 and [m["id"] for m in score["misses"]] == ["e"]
+    assert score["false_alarms"] == []
+    failing = run_cli("rules", "evaluate", str(labeled), "--fail-under", "0.9")
+    assert failing.returncode == 1
+    assert f"below --fail-under 0.9: {SSB} recall 0.667" in failing.stderr
+    assert run_cli("rules", "evaluate", str(labeled), "--fail-under", "0.6").returncode == 0
+    other = tmp_path / "other.toml"
+    other.write_text('[[rules]]\nname = "lng"\nany = ["LNG"]\n', encoding="utf-8")
+    unknown = run_cli("rules", "evaluate", str(labeled), "--rules", str(other))
+    assert_clean_failure(unknown, 2, f"{labeled}: line 1: expected.{SSB}: no rule of that name")
+    labeled.write_text('{"title": "x"\n', encoding="utf-8")
+    assert_clean_failure(run_cli("rules", "evaluate", str(labeled)), 2, "line 1: not JSON")
+
+
+def test_the_shipped_labeled_set_passes_the_ci_bar(run_cli: CliRunner) -> None:
+    ci = (Path(__file__).parents[1] / ".ci" / "run").read_text(encoding="utf-8")
+    (line,) = [line for line in ci.splitlines() if "rules evaluate" in line]
+    arguments = line.split()[line.split().index("evaluate") + 1 :]
+    arguments[0] = str(Path(__file__).parents[1] / arguments[0])
+    result = run_cli("rules", "evaluate", *arguments)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_rules_test_reads_json_items_and_says_in_passing(run_cli: CliRunner) -> None:
+    items = [{"title": "Quarterly profits", "body": PASSING}, {"title": "Solid-state batteries"}]
+    lines = "\n".join(json.dumps(item) for item in items) + "\n"
+    plain = run_cli("rules", "test", input=lines)
+    assert plain.returncode == 0, plain.stderr
+    assert "no match: Quarterly profits" in plain.stdout
+    assert "mentioned only in passing" in plain.stdout
+    assert (
+        "MATCH solid-state-battery (Solid-state batteries): Solid-state batteries" in plain.stdout
+    )
+    record = json.loads(run_cli("rules", "test", "--json", input=lines).stdout.splitlines()[0])
+    assert record["explanations"][SSB]["in_passing"].startswith("1 mention, in paragraph 3")
+    bad = run_cli("rules", "test", input='{"title": 3}\n')
+    assert_clean_failure(bad, 2, "<stdin>: line 1: title: expected a string, got 3")
+
+
+def test_flagged_lists_by_publication_date_and_sorts_by_flag_time(
+    run_cli: CliRunner, tmp_path: Path
+) -> None:
+    db = tmp_path / "stories.db"
+    rules = load_rules(default_rules_path())
+    with Store(db) as store:
+        store.upsert_source("portal", "http://portal.example.com/", "generic")
+        for number, day in ((1, date(2025, 3, 1)), (2, date(2024, 12, 1)), (3, date(2025, 2, 1))):
+            url = f"http://portal.example.com/?id={number}"
+            words = " ".join(f"w{number}x{i}" for i in range(60))  # distinct stories
+            body = f"Solid-state battery plant number {number} opens. {words}"
+            article = Article(url=url, title=f"Plant {number}", body=body, published=day)
+            page = Page(url=url, article=article)
+            store.save_page("portal", page, fetch_id=None, matcher=rules.match)
+
+    def titles(*options: str) -> list[str]:
+        result = run_cli("--db", str(db), "flagged", "--json", *options)
+        assert result.returncode == 0, result.stderr
+        return [row["title"] for row in json.loads(result.stdout)]
+
+    assert titles() == ["Plant 1", "Plant 3", "Plant 2"]
+    assert titles("--sort", "flagged") == ["Plant 3", "Plant 2", "Plant 1"]
+    assert titles("--since", "2025-01-15") == ["Plant 1", "Plant 3"]
+    plain = run_cli("--db", str(db), "flagged", "--since", "2025-02-02").stdout
+    assert plain.startswith("2025-03-01  Plant 1") and "Plant 3" not in plain
+    assert "publication date" in run_cli("flagged", "--help").stdout
+    assert "published on or after" in run_cli("export", "--help").stdout
+
+
+def test_flagged_explain_says_why_and_what_is_now_only_in_passing(
+    run_cli: CliRunner, tmp_path: Path
+) -> None:
+    """Flags made by an older rule without prominence, explained by today's default rule."""
+    db = tmp_path / "stories.db"
+    older = parse_rules({"rules": [{"name": SSB, "any": ["solid-state battery"]}]})
+    with Store(db) as store:
+        store.upsert_source("portal", "http://portal.example.com/", "generic")
+        for number, title, body in (
+            (1, "Toyota lifts profit forecast", PASSING),
+            (2, "Toyota's solid-state battery plant", "Production starts in 2027 in Kyushu."),
+        ):
+            url = f"http://portal.example.com/?id={number}"
+            article = Article(url=url, title=title, body=body, published=date(2025, 3, number))
+            page = Page(url=url, article=article)
+            store.save_page("portal", page, fetch_id=None, matcher=older.match)
+    plain = run_cli("--db", str(db), "flagged", "--explain")
+    assert plain.returncode == 0, plain.stderr
+    assert f'why: {SSB}: fired on "solid-state battery" (in the headline)' in plain.stdout
+    assert f"why: {SSB}: now not fired: mentioned only in passing" in plain.stdout
+    assert "`newswatch rules apply` drops the flag" in plain.stdout
+    rows = json.loads(run_cli("--db", str(db), "flagged", "--explain", "--json").stdout)
+    assert [row["explanations"][SSB].split(":")[0] for row in rows] == [
+        'fired on "solid-state battery" (in the headline)',
+        "not fired",
+    ]

@@ -16,7 +16,9 @@ from newswatch.sampleserver import SampleSite
 from tests.conftest import CliRunner
 
 ARTICLE = "/webpro1/main/mainnews.asp?id="
-SSB_ARTICLES = {"1405801", "1405802", "1405803"}
+SSB_ARTICLES = {"1405801", "1405802"}
+"""1405803 names its semi-solid-state cells in one paragraph, not in its headline or lead: the
+default rule's prominence (2 paragraphs) takes that for a passing mention."""
 MISSING = {"1405790", "1405795"}
 
 

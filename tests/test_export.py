@@ -49,10 +49,17 @@ def store(tmp_path: Path, clock: Clock) -> Iterator[Store]:
         yield opened
 
 
-def save(store: Store, number: int, title: str, body: str = "", ticker: str = "") -> None:
+def save(
+    store: Store,
+    number: int,
+    title: str,
+    body: str = "",
+    ticker: str = "",
+    published: date | None = date(2025, 1, 5),
+) -> None:
     url = f"{GOG}?id={number}"
     text = body or f"{title}. " + " ".join(f"Paragraph {number} word {n}." for n in range(40))
-    article = Article(url=url, title=title, published=date(2025, 1, 5), body=text)
+    article = Article(url=url, title=title, published=published, body=text)
     items = [TickerItem(url=f"{GOG}?id={number + 500}", text=ticker)] if ticker else []
     store.save_page(
         "gog", Page(url=url, article=article, ticker=items), fetch_id=None, matcher=RULES.match
@@ -110,23 +117,31 @@ def test_no_rows_is_still_a_well_formed_file(store: Store, fmt: ExportFormat) ->
 
 
 def test_rule_and_since_filter_every_kind(store: Store, clock: Clock) -> None:
+    """--since is on the publication date; first seen for a story without one."""
     save(store, 1, "Solid-state battery news", ticker="Asia >> Solid-state battery plant")
-    save(store, 2, "LNG news", ticker="Canada >> LNG terminal")
+    save(store, 2, "LNG news", ticker="Canada >> LNG terminal", published=date(2026, 12, 3))
     clock.now += timedelta(days=2)
-    save(store, 3, "More solid-state battery news")
+    save(store, 3, "More solid-state battery news", published=None)
+    save(store, 4, "Older solid-state battery news", published=date(2024, 6, 1))
 
     def urls(kind: Any, **filters: Any) -> list[str]:
         return [row["url"] for row in store.iter_rows(kind, **filters)]
 
-    assert urls("articles", rule="ssb") == [f"{GOG}?id=1", f"{GOG}?id=3"]
-    assert urls("articles", since=date(2026, 11, 30)) == [f"{GOG}?id=3"]
+    assert urls("articles", rule="ssb") == [f"{GOG}?id={n}" for n in (1, 3, 4)]
+    assert urls("articles", since=date(2026, 12, 1)) == [f"{GOG}?id=2", f"{GOG}?id=3"]
+    assert urls("articles", since=date(2025, 1, 5)) == [f"{GOG}?id={n}" for n in (1, 2, 3)]
     assert urls("ticker", rule="lng") == [f"{GOG}?id=502"]
-    assert urls("flagged", rule="ssb", since=date(2026, 11, 29)) == [
+    assert urls("ticker", since=date(2026, 11, 29)) == [f"{GOG}?id=501", f"{GOG}?id=502"]
+    assert urls("ticker", since=date(2026, 11, 30)) == []
+    assert urls("flagged", rule="ssb", since=date(2025, 1, 1)) == [
         f"{GOG}?id=1",
         f"{GOG}?id=501",
         f"{GOG}?id=3",
     ]
-    assert urls("flagged", since=datetime(2026, 12, 1, 7, 0, tzinfo=UTC)) == [f"{GOG}?id=3"]
+    assert urls("flagged", since=datetime(2026, 12, 1, 7, 0, tzinfo=UTC)) == [
+        f"{GOG}?id=2",
+        f"{GOG}?id=3",
+    ]
 
 
 # --- streaming ----------------------------------------------------------------------------

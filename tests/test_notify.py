@@ -36,6 +36,7 @@ from newswatch.rules import default_rules_path, load_rules
 from newswatch.sampleserver import SampleSite
 from newswatch.store import Store
 from tests.conftest import fetch_all_once
+from tests.test_stories import P1, P2
 
 RULES = load_rules(default_rules_path())
 RULE = "solid-state-battery"
@@ -597,3 +598,41 @@ def test_test_messages_reach_working_channels_and_report_the_others(receiver: Re
     assert "Connection" in failing.error
     [message] = receiver.received
     assert message.title == "newswatch test message" and "'hook'" in message.message
+
+
+def save_part(store: Store, number: int, body: str) -> None:
+    """An article of the story of tests.test_stories' P1 and P2 (parts, or the whole)."""
+    url = f"{GOG}?id={2000 + number}"
+    article = Article(url=url, title=f"Part {number}", published=date(2025, 1, 5), body=body)
+    store.save_page("gog", Page(url=url, article=article), fetch_id=None, matcher=RULES.match)
+
+
+def test_stories_merged_after_one_part_was_alerted_are_not_alerted_again(
+    store: Store, receiver: Receiver
+) -> None:
+    target = hook(receiver)
+    register_targets(store, [target])
+    save_part(store, 1, P1)
+    assert deliver_pending(store, [target]).messages_sent == 1
+    save_part(store, 2, P2)  # flagged as a story of its own: not alerted yet
+    save_part(store, 3, f"{P1}\n\n{P2}")  # shows the two are one story
+
+    assert deliver_pending(store, [target]).messages_sent == 0
+    assert flag_count(store) == 2 and len(store.flagged_stories()) == 1
+    [channel] = store.alert_status()
+    assert channel["owed"] == 0
+    assert stories_in(receiver.received) == [f"{GOG}?id=2001"]
+
+
+def test_two_parts_flagged_then_merged_before_any_alert_make_one_story_in_the_message(
+    store: Store, receiver: Receiver
+) -> None:
+    target = hook(receiver)
+    register_targets(store, [target])
+    save_part(store, 1, P1)
+    save_part(store, 2, P2)
+    save_part(store, 3, f"{P1}\n\n{P2}")
+
+    assert deliver_pending(store, [target]).messages_sent == 1
+    assert stories_in(receiver.received) == [f"{GOG}?id=2001"]
+    assert deliver_pending(store, [target]).messages_sent == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 import tomllib
 from datetime import date
@@ -434,7 +435,7 @@ VALID_HEAD = '[[rules]]\nname = "ok"\nany = ["x"]\n'
         (
             VALID_HEAD * 0 + '[[rules]]\nname = "a"\nanyy = ["x"]\n',
             "rules.toml: rules[0].anyy: unknown key; expected one of name, description, "
-            'fields, any, all, none, near (did you mean "any"?)',
+            'fields, any, all, none, near, prominence (did you mean "any"?)',
         ),
         (
             VALID_HEAD
@@ -587,3 +588,99 @@ def test_near_accepts_a_list_of_terms_and_default_window() -> None:
     assert fired(rules, body="solid electrolytes for fuel cells") == []
     assert fired(rules, body="固态电解质量产") == ["electrolyte"]
     assert fired(rules, body="燃料电池的固态电解质") == []
+
+
+# --- prominence --------------------------------------------------------------------------------
+
+
+def prominent(**prominence: int) -> RuleSet:
+    table: dict[str, object] = {"name": "ssb", "any": ["solid-state battery", "全固体電池"]}
+    table["prominence"] = prominence
+    return parse_rules({"rules": [table]})
+
+
+FILLER = "The company reported results for the quarter and said demand stayed firm in Asia."
+
+
+def article(*paragraphs: str) -> str:
+    return "\n\n".join(paragraphs)
+
+
+def test_prominent_terms_are_in_the_headline_the_lead_or_enough_paragraphs() -> None:
+    rules = prominent(paragraphs=2)
+    passing = article(FILLER, FILLER, "It also works on solid-state batteries.", FILLER)
+    assert fired(rules, title="Quarterly results", body=passing) == []
+    assert fired(rules, title="Solid-state battery plans", body=passing) == ["ssb"]
+    lead = article("Solid-state batteries will come in 2027, the company said on Monday.", FILLER)
+    assert fired(rules, title="Plans", body=lead) == ["ssb"]
+    two = article(FILLER, "Its solid-state battery line opens.", FILLER, "A solid-state battery.")
+    assert fired(rules, title="Plans", body=two) == ["ssb"]
+    assert fired(prominent(paragraphs=3), title="Plans", body=two) == []
+
+
+def test_mentions_count_when_asked_for() -> None:
+    twice = article(FILLER, "Solid-state batteries, it said; solid-state batteries.", FILLER)
+    assert fired(prominent(paragraphs=2), title="x", body=twice) == []
+    assert fired(prominent(mentions=2), title="x", body=twice) == ["ssb"]
+
+
+def test_a_byline_or_dateline_does_not_make_the_lead_on_its_own() -> None:
+    rules = prominent(paragraphs=2)
+    body = article("By Staff Writer", "OSAKA", "Solid-state batteries are coming, it said.", FILLER)
+    assert fired(rules, title="x", body=body) == ["ssb"]
+    later = article("By Staff Writer", FILLER, "Solid-state batteries are coming.", FILLER)
+    assert fired(rules, title="x", body=later) == []
+
+
+def test_ticker_items_briefs_and_line_broken_bodies() -> None:
+    rules = prominent(paragraphs=2)
+    assert fired(rules, ticker=f"{FILLER} Also solid-state batteries.") == ["ssb"]
+    assert fired(rules, title="x", body=f"{FILLER} {FILLER} Also solid-state batteries.") == ["ssb"]
+    lines = f"{FILLER}\n{FILLER}\nA solid-state battery.\n{FILLER}\nSolid-state batteries."
+    assert fired(rules, title="x", body=lines) == ["ssb"]  # a line break is a paragraph too
+    cjk = "トヨタは決算を発表した。販売は好調だった。利益も増えた。\n\n\n将来は全固体電池も使う。"
+    assert fired(rules, title="決算", body=cjk) == []
+
+
+def test_explain_says_mentioned_only_in_passing() -> None:
+    rules = prominent(paragraphs=2)
+    body = article(FILLER, FILLER, "It also works on solid-state batteries.", FILLER)
+    explanation = rules.explain({"title": "Results", "body": body})["ssb"]
+    assert not explanation.fired
+    assert explanation.reason == (
+        'not fired: mentioned only in passing ("solid-state battery": 1 mention, in paragraph 3'
+        " of 4; prominent means in the headline, the lead or 2 paragraphs)"
+    )
+    assert explanation.to_dict()["in_passing"].startswith("1 mention")
+    assert rules.explain({"title": "Solid-state battery", "body": body})["ssb"].in_passing == ""
+
+
+def test_an_all_term_need_not_be_prominent() -> None:
+    rules = parse_rules(
+        {"rules": [{"name": "t", "all": ["Toyota"], "any": ["SSB"], "prominence": {}}]}
+    )
+    lead = "SSB news: cells are coming, and the first cars follow in two years."
+    body = article(lead, FILLER, "Toyota said so.")
+    assert fired(rules, title="x", body=body) == ["t"]
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("prominence = 2\n", "rules[0].prominence: expected a table ([rules.prominence]) with"),
+        (
+            "[rules.prominence]\nparagraph = 2\n",
+            "unknown key; expected one of paragraphs, mentions",
+        ),
+        ("[rules.prominence]\nparagraphs = 0\n", "paragraphs: expected a positive integer, got 0"),
+        (
+            "[rules.prominence]\nmentions = true\n",
+            "mentions: expected a positive integer, got true",
+        ),
+    ],
+)
+def test_prominence_errors_name_the_key(tmp_path: Path, toml: str, message: str) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text('[[rules]]\nname = "a"\nany = ["x"]\n' + toml, encoding="utf-8")
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_rules(path)

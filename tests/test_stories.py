@@ -3,9 +3,11 @@ in the store, one flag per story and rule, and the `flagged_stories` view."""
 
 from __future__ import annotations
 
+import itertools
+import json
 import random
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -24,7 +26,9 @@ from newswatch.dedup import (
 )
 from newswatch.models import Article, Page, TickerItem
 from newswatch.rules import RuleMatch
-from newswatch.store import STORY_WEEKS, WEEK_SECONDS, Store
+from newswatch.store import SCHEMA_VERSION, STORY_WEEKS, WEEK_SECONDS, Store
+from newswatch.stories import SAME_STORY as SAME_STORY_JOIN
+from newswatch.stories import Candidate, Placement, place
 
 PLANT = """Solvane Energy GmbH broke ground on Wednesday on an 8 GWh solid-state battery plant \
 near Bautzen in the German state of Saxony, a €1.1 billion project the Dresden-based start-up \
@@ -445,8 +449,7 @@ def test_version_10_computes_every_key_again(
         assert query(store, "SELECT count(*) FROM article_lsh") == [(3 * LSH_BANDS,)]
         tables = {row[0] for row in query(store, "SELECT name FROM sqlite_master")}
         assert not tables & {"lsh_rekey", "article_lsh_rekeyed"}
-        [(version,)] = query(store, "PRAGMA user_version")
-        assert version >= 10  # and whatever later versions added
+        assert query(store, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
         store.upsert_source("wire", "http://wire.example.com/", "feed")
         saved = store.save_page(
             "wire", page("http://wire.example.com/c", DATELINE + PLANT), **NO_FETCH
@@ -507,3 +510,137 @@ def test_an_older_database_gets_stories_and_keys(
         copy = page("http://wire.example.com/copy", DATELINE + PLANT)
         saved = store.save_page("wire", copy, **NO_FETCH)
     assert saved.story_of == "http://portal.example.com/?id=1"
+
+
+def test_flagged_stories_newest_publication_first_and_since_on_publication(
+    store: Store,
+) -> None:
+    """Stored out of publication order: a late find of an older story, a story with no date
+    (its day is the day first seen), a ticker teaser without a date."""
+
+    def save(number: int, published: date | None, text: str) -> None:
+        url = f"http://portal.example.com/?id={number}"
+        article = Article(url=url, title=f"Story {number}", body=text, published=published)
+        store.save_page("portal", Page(url=url, article=article), **NO_FETCH)
+
+    save(1, date(2025, 3, 20), PLANT)
+    save(2, date(2025, 1, 2), "A solid-state battery story. " + RESULTS_STORY)
+    save(3, None, "Solid-state battery news. " + SUPPLY_RELEASE)  # first seen 2025-03-26
+    save(4, date(2025, 3, 20), "Solid-state battery review. " + PLANT_RELEASE)
+    teaser = TickerItem(url="http://portal.example.com/?id=99", text="A solid-state battery...")
+    store.save_page("portal", Page(url="http://portal.example.com/", ticker=[teaser]), **NO_FETCH)
+
+    def urls(**options: object) -> list[int]:
+        return [int(row["url"].rsplit("=", 1)[1]) for row in store.flagged_stories(**options)]
+
+    # 99 and 3: first seen 2025-03-26 (99 flagged later); 4 ties with 1, flagged later
+    assert urls() == [99, 3, 4, 1, 2]
+    assert urls(order="flagged") == [99, 4, 3, 2, 1]
+    assert urls(since=date(2025, 3, 20)) == [99, 3, 4, 1]
+    assert urls(since=date(2025, 3, 21)) == [99, 3]
+    assert urls(since=date(2025, 1, 1), limit=2) == [99, 3]
+
+
+# --- grouping whatever the order ---------------------------------------------------------------
+
+GROUPS = json.loads((Path(__file__).parent / "fixtures/stories/groups.json").read_text("utf-8"))
+
+
+def candidate(article_id: int, story_id: int, text: str) -> Candidate:
+    return Candidate(article_id, story_id, shingles(text))
+
+
+def test_place_joins_the_oldest_story_it_resembles_and_merges_the_others() -> None:
+    copy = DATELINE + PLANT
+    placed = place(
+        shingles(copy),
+        [
+            candidate(9, 7, SAME_STORY["last paragraph trimmed"]),
+            candidate(3, 3, RESULTS_STORY),
+            candidate(5, 4, SAME_STORY["new first sentence"]),
+            candidate(6, 4, PLANT_RELEASE),
+        ],
+    )
+    assert placed.story_id == 4 and placed.merged == (7,)
+    assert placed.resemblance is not None and placed.resemblance >= SAME_STORY_JOIN
+    others = [candidate(5, 4, PLANT), candidate(6, 6, SUPPLY_RELEASE)]
+    alone = place(shingles(RESULTS_STORY), others)
+    assert alone == Placement(None, None)
+
+
+def save_fixture_articles(path: Path, order: int) -> dict[int, set[tuple[str, int]]]:
+    """Store every article of the fixture in a shuffled order: the stories made, as sets of
+    (group, member)."""
+    articles = [
+        (group["id"], index, member)
+        for group in GROUPS["groups"]
+        for index, member in enumerate(group["members"])
+    ]
+    stories: dict[int, set[tuple[str, int]]] = {}
+    with Store(path) as store:
+        for group, index, member in random.Random(order).sample(articles, len(articles)):
+            url = f"http://{member['source']}.example.com/{group}/{index}"
+            article = Article(url=url, title=member["title"], body=member["body"])
+            store.save_page(member["source"], Page(url=url, article=article), **NO_FETCH)
+        for url, story in query(store, "SELECT url, story_id FROM articles"):
+            group, index = str(url).rsplit("/", 2)[1:]
+            stories.setdefault(int(str(story)), set()).add((group, int(index)))
+    return stories
+
+
+def pairs(groups: Iterable[Iterable[tuple[str, int]]]) -> set[frozenset[tuple[str, int]]]:
+    return {frozenset(pair) for group in groups for pair in itertools.combinations(group, 2)}
+
+
+def test_the_same_stories_whatever_order_the_copies_come_in(tmp_path: Path) -> None:
+    """40 stories as four sources carry them (a dateline and a rewritten first sentence, the
+    last paragraph trimmed, another headline, a much shorter copy), and 14 pairs of stories of
+    one company in one week that must stay apart, stored in 20 random orders."""
+    assert len(GROUPS["groups"]) >= 30 and len(GROUPS["apart"]) >= 10
+    truth = pairs(
+        [(group["id"], index) for index in range(len(group["members"]))]
+        for group in GROUPS["groups"]
+    )
+    partitions = set()
+    for order in range(20):
+        stories = save_fixture_articles(tmp_path / f"order{order}.db", order)
+        partitions.add(frozenset(frozenset(story) for story in stories.values()))
+        grouped = pairs(stories.values())
+        assert len(grouped & truth) / len(truth) >= 0.95, order  # pairwise recall
+        assert len(grouped & truth) / len(grouped) >= 0.99, order  # pairwise precision
+        story_of = {member: story for story, members in stories.items() for member in members}
+        for first, second in GROUPS["apart"]:
+            assert story_of[(first, 0)] != story_of[(second, 0)], (order, first, second)
+    assert len(partitions) == 1
+
+
+P1 = (
+    "Toyota Motor said on Wednesday it would build its first all-solid-state battery "
+    "plant in Fukuoka prefecture, with production starting in 2027 and output rising once "
+    "yields on the sulfide electrolyte improve, the company told reporters at its headquarters."
+    " The plant will at first supply cells for a limited run of hybrid and electric cars."
+)
+P2 = (
+    "Idemitsu Kosan, which supplies the solid electrolyte, said its lithium sulphide plant in "
+    "Chiba would be ready in time, and that the two companies expected the solid-state battery "
+    "cells to give an electric car a range of about 1,000 km on a single charge."
+    " Analysts at Nomura said the plan showed Toyota had solved problems with cracking cells."
+)
+
+
+def test_an_article_resembling_two_stories_merges_them(store: Store) -> None:
+    """Two partial copies of one story, each flagged, stored apart; then the whole story."""
+    first = store.save_page("digest", page("http://digest.example.com/1", P1), **NO_FETCH)
+    second = store.save_page("trade", page("http://trade.example.com/2", P2), **NO_FETCH)
+    assert second.story_of is None  # nothing in common with the first: a story of its own
+    assert len(store.flagged_stories()) == 2
+    whole = "\n\n".join((P1, P2))
+    joined = store.save_page("wire", page("http://wire.example.com/3", whole), **NO_FETCH)
+    assert joined.story_of == "http://digest.example.com/1" and joined.merged_stories == 1
+    assert joined.new_flags == 0  # the story was flagged already
+    assert query(store, "SELECT DISTINCT story_id FROM articles") == [(first.article_id,)]
+    [story] = store.flagged_stories()
+    assert story["story"] == first.article_id and story["source_count"] == 3
+    assert [carrier["source"] for carrier in story["sources"]] == ["digest", "trade", "wire"]
+    sources = query(store, "SELECT story, source FROM story_sources ORDER BY source")
+    assert sources == [(first.article_id, name) for name in ("digest", "trade", "wire")]

@@ -31,12 +31,13 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from newswatch.config import Config, Source
+    from newswatch.evaluation import RuleScore
     from newswatch.models import Page
     from newswatch.parse import Profile
     from newswatch.pipeline import Progress as PageProgress
     from newswatch.pipeline import SourceReport
     from newswatch.rules import RuleSet
-    from newswatch.store import ExportKind, Store
+    from newswatch.store import ExportKind, Store, StoryOrder
 
 # Each command imports what it uses when it runs: `newswatch --version` and `--help` load
 # nothing but click, and `status` does not pay for the fetcher, the parsers or apprise.
@@ -579,7 +580,7 @@ def _items_found(page: Page) -> bool:
 
 @cli.group()
 def rules() -> None:
-    """Try keyword rules on text, or re-apply them to everything stored."""
+    """Try keyword rules on text or on labeled examples, or re-apply them to what is stored."""
 
 
 @rules.command("apply")
@@ -599,16 +600,24 @@ def rules_apply(app: App) -> None:
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines: an object per non-empty line.")
 @pass_app
 def rules_test(app: App, texts: tuple[str, ...], as_json: bool) -> None:
-    """Say which rules match each TEXT and why; without TEXT, each line read from stdin."""
+    """Say which rules match each TEXT and why; without TEXT, each line read from stdin.
+
+    An item is its text (its title, body and ticker text at once), or a JSON object with
+    "title", "lead", "body" and/or "ticker", so that a whole article (paragraphs separated
+    by a blank line) can be tried: a rule with prominence then says when its terms were
+    mentioned only in passing.
+    """
     ruleset = app.rules()
     if not texts and sys.stdin.isatty():
         end = "Ctrl-Z then Enter" if sys.platform == "win32" else "Ctrl-D"
         err.print(f"reading text from stdin, one item a line; end with {end}", style="dim")
-    for raw in texts or sys.stdin:
+    for number, raw in enumerate(texts or sys.stdin, start=1):
         text = raw.strip()
         if not text:
             continue
-        fields = {"title": text, "body": text, "ticker": text}
+        fields = _test_fields(text, number)
+        if text.startswith("{"):  # shown by its headline, else its first line
+            text = next(iter(fields.values())).strip().splitlines()[0]
         matches = ruleset.match(fields)
         explanations = ruleset.explain(fields)
         if as_json:
@@ -629,9 +638,92 @@ def rules_test(app: App, texts: tuple[str, ...], as_json: bool) -> None:
         else:
             out.print(f"[dim]no match[/]: {escape(text)}", markup=True)
             for name, explanation in explanations.items():
-                reason = explanation.to_dict().get("reason")
-                if reason:
-                    out.print(f"  [dim]{escape(f'{name}: {reason}')}[/]", markup=True)
+                out.print(f"  [dim]{escape(f'{name}: {explanation.reason}')}[/]", markup=True)
+
+
+def _test_fields(text: str, number: int) -> dict[str, str]:
+    """The fields of one line of `rules test` input: plain text, or a JSON object."""
+    if not text.startswith("{"):
+        return {"title": text, "body": text, "ticker": text}
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError("<stdin>", f"line {number}", f"not JSON: {exc.msg}") from None
+    if not isinstance(record, dict):
+        raise ConfigError("<stdin>", f"line {number}", "expected a JSON object")
+
+    def fail(key: str | None, message: str) -> ConfigError:
+        return ConfigError("<stdin>", f"line {number}: {key}" if key else f"line {number}", message)
+
+    from newswatch.evaluation import item_fields
+
+    return item_fields(record, fail)
+
+
+@rules.command("evaluate")
+@_global_options
+@click.argument("labeled", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--rules",
+    "rules_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Rules file to score (default: the configuration's).",
+)
+@click.option(
+    "--fail-under",
+    type=click.FloatRange(0, 1),
+    metavar="SCORE",
+    help="Exit 1 when a rule's precision or recall is below SCORE (e.g. 0.98).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+@pass_app
+@click.pass_context
+def rules_evaluate(
+    ctx: click.Context,
+    app: App,
+    labeled: Path,
+    rules_path: Path | None,
+    fail_under: float | None,
+    as_json: bool,
+) -> None:
+    """Score the rules on labeled items: precision, recall and F1 per rule, and each false
+    alarm and miss with the reason the rule gave.
+
+    LABELED is JSON Lines, one item a line: its text ("title", "lead", "body", "ticker") and
+    the verdict expected per rule, e.g. {"title": "...", "body": "...", "expected":
+    {"solid-state-battery": true}}. A rule an item does not name is not scored on it.
+    """
+    from newswatch.evaluation import below, evaluate, read_labeled
+    from newswatch.rules import load_rules
+
+    ruleset = load_rules(rules_path) if rules_path else app.rules()
+    items = read_labeled(labeled, [rule.name for rule in ruleset.rules])
+    scores = evaluate(ruleset, items)
+    if as_json:
+        report = {"file": str(labeled), "items": len(items), "rules": [s.to_dict() for s in scores]}
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        _print_scores(scores, len(items))
+    if fail_under is not None and (shortfalls := below(scores, fail_under)):
+        err.print(f"below --fail-under {fail_under:g}: {'; '.join(shortfalls)}")
+        ctx.exit(EXIT_SOURCE_FAILED)
+
+
+def _print_scores(scores: Sequence[RuleScore], items: int) -> None:
+    for score in scores:
+        fired = score.true_positives + score.false_positives
+        positives = score.true_positives + score.false_negatives
+        out.print(
+            f"[bold]{escape(score.rule)}[/]: precision {score.precision:.3f}"
+            f" ({score.true_positives}/{fired}), recall {score.recall:.3f}"
+            f" ({score.true_positives}/{positives}), F1 {score.f1:.3f}"
+            f" on {score.labeled} of {items} items",
+            markup=True,
+        )
+        for heading, verdicts in (("false alarm", score.false_alarms), ("miss", score.misses)):
+            for verdict in verdicts:
+                out.print(f"  {heading:<12}{verdict.item.label()}", markup=False)
+                out.print(f"  {'':<12}[dim]{escape(verdict.reason)}[/]", markup=True)
 
 
 # --- reading the database -------------------------------------------------------------
@@ -683,16 +775,50 @@ def _print_json_rows(rows: Sequence[dict[str, Any]]) -> None:
 @click.option(
     "--since",
     type=click.DateTime(formats=["%Y-%m-%d"]),
-    help="Only stories flagged on or after this day (YYYY-MM-DD).",
+    help="Only stories published on or after this day (YYYY-MM-DD; for a story without a"
+    " publication date, the day newswatch first saw it).",
+)
+@click.option(
+    "--sort",
+    type=click.Choice(["published", "flagged"]),
+    default="published",
+    show_default=True,
+    help="Newest publication date first (flag time breaks ties), or newest flag first.",
 )
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Say why each story is flagged, by the rules as they are now (where the terms are;"
+    " or that they are mentioned only in passing, when the rules changed since).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
-def flagged(app: App, rule: str | None, since: Any, limit: int, as_json: bool) -> None:
-    """List flagged stories, newest first: each once, with every source that carried it."""
+def flagged(
+    app: App,
+    rule: str | None,
+    since: Any,
+    sort: StoryOrder,
+    limit: int,
+    explain: bool,
+    as_json: bool,
+) -> None:
+    """List flagged stories, newest publication date first (the day first seen for a story
+    without one; flag time breaks ties; --sort flagged: newest flag first), each once, with
+    every source that carried it."""
     with app.store(must_exist=True) as store:
         _check_rule(app, store, rule)
-        rows = store.flagged_stories(rule=rule, since=since.date() if since else None, limit=limit)
+        rows = store.flagged_stories(
+            rule=rule, since=since.date() if since else None, limit=limit, order=sort
+        )
+        if explain:
+            ruleset = app.rules()
+            for row in rows:
+                explanations = ruleset.explain(store.flagged_story_fields(row["story"], row["url"]))
+                row["explanations"] = {
+                    name: explanations[name].reason if name in explanations else "no such rule"
+                    for name in row["rules"]
+                }
     if as_json:
         _print_json_rows(rows)
     elif rows:
@@ -730,6 +856,10 @@ def _print_flagged_stories(rows: Sequence[dict[str, Any]]) -> None:
         for carrier in row["sources"]:
             line = f"{carrier['first_seen']}  {carrier['source'] or '':<{width}}  {carrier['url']}"
             out.print(f"            {line}", markup=False, overflow="ignore", crop=False)
+        for name, reason in row.get("explanations", {}).items():
+            if reason.startswith("not fired"):
+                reason = f"now {reason} (`newswatch rules apply` drops the flag)"
+            out.print(f"            why: {name}: {reason}", markup=False)
 
 
 @cli.command()
@@ -951,7 +1081,8 @@ def feed(
 @click.option(
     "--since",
     type=click.DateTime(formats=["%Y-%m-%d"]),
-    help="Only stories stored (flagged, for --what flagged) on or after this day (UTC).",
+    help="Only stories published on or after this day (YYYY-MM-DD; for one without a"
+    " publication date, the day newswatch first saw it).",
 )
 @click.option("-o", "--output", type=_OUTPUT, default="-", help="File to write (default: stdout).")
 @pass_app

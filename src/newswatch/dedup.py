@@ -184,9 +184,10 @@ MIN_STORY_WORDS = 40
 MAX_STORY_WORDS = 1500
 """Words of a body that are compared; the rest adds cost, not certainty."""
 SAME_STORY_RESEMBLANCE = 0.5
-"""Jaccard similarity of the word runs from which two bodies are one story."""
+"""Jaccard similarity of the word runs that a trimmed copy's containment is scaled to
+(newswatch.stories.SAME_STORY is where grouping draws the line)."""
 SAME_STORY_CONTAINMENT = 0.8
-"""Or: this share of the shorter body's runs is in the longer one (a trimmed copy)."""
+"""This share of the shorter body's runs in the longer one counts as SAME_STORY_RESEMBLANCE."""
 LSH_BANDS = 20
 LSH_ROWS = 3
 """A signature of LSH_BANDS * LSH_ROWS MinHash values, indexed in LSH_BANDS bands: two bodies
@@ -266,10 +267,6 @@ def resemblance(first: Collection[int], second: Collection[int]) -> float:
     containment = common / len(small)
     scale = SAME_STORY_RESEMBLANCE / SAME_STORY_CONTAINMENT
     return max(jaccard, min(1.0, containment * scale))
-
-
-def is_same_story(similarity: float) -> bool:
-    return similarity >= SAME_STORY_RESEMBLANCE
 
 
 def minhash(shingle_set: Collection[int]) -> tuple[int, ...]:

@@ -16,6 +16,10 @@ A rules file is TOML with one ``[[rules]]`` table per rule::
     unless = ["radio", "sideband"]         # ... and none of these is near
     within = 12                            # "near" = at most this many words away (default 10)
 
+    [rules.prominence]                     # optional: the story must be about the terms ...
+    paragraphs = 2                         # ... in the headline, the lead, or >= 2 paragraphs
+    mentions = 3                           # ... (or >= 3 mentions); either key may be left out
+
 A rule needs at least one of ``any``, ``all`` or ``near``; a ``near`` table needs ``context``
 or ``unless``. Every term is matched:
 
@@ -29,6 +33,12 @@ or ``unless``. Every term is matched:
 - Chinese, Japanese and Korean terms match as substrings (those scripts have no spaces between
   words, and Korean attaches particles), and each Chinese or Japanese character counts as one
   word for ``within``.
+
+With ``prominence``, the terms that make a rule fire (``any`` and ``near``) must be prominent:
+in the headline (title), in the lead (the first paragraph of the body, with a byline or dateline
+before it), in at least ``paragraphs`` paragraphs, or mentioned at least ``mentions`` times.
+A ticker item or a one-paragraph body is all lead. Otherwise the story only mentions the topic
+in passing, and the rule does not fire.
 
 ``none`` vetoes the whole story; ``unless`` only discards the term occurrences it is near, so an
 article about solid-state batteries that also mentions a fuel cell elsewhere still matches.
@@ -47,6 +57,7 @@ import json
 import re
 import tomllib
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -61,6 +72,9 @@ from newswatch.models import Article, TickerItem
 FIELD_NAMES: tuple[str, ...] = ("title", "body", "ticker")
 _FIELD_SET = frozenset(FIELD_NAMES)
 DEFAULT_WITHIN = 10
+LEAD_MIN_WORDS = 12
+"""A first paragraph shorter than this (a byline, a dateline, a repeated headline) does not make
+the lead on its own: the lead runs to the first paragraph at least this long."""
 MAX_EVIDENCE = 5
 
 # Scripts written without spaces between words (or, for Hangul, with particles glued on):
@@ -81,6 +95,7 @@ _ONE_WORD_CHAR = re.compile(_WORD_CHAR)
 _TERM_WORD_SPLIT = re.compile(r"[\s\u00ad\u2010-\u2013-]+")
 _RULE_NAME = re.compile(r"\w[\w.-]*")
 _FULLWIDTH = re.compile("[\uff01-\uff5e\u3000]")
+_LINE_BREAK = re.compile(r"\s*\n\s*")
 
 # Atoms of a compiled term: single literal characters, or one of these markers.
 _SEPARATOR = "\x00sep"
@@ -111,6 +126,23 @@ class NearTerm:
 
 
 @dataclass(frozen=True)
+class Prominence:
+    """When terms count as what a story is about rather than a passing mention: in the headline
+    or the lead always; also in at least `paragraphs` paragraphs or `mentions` mentions."""
+
+    paragraphs: int | None = None
+    mentions: int | None = None
+
+    def describe(self) -> str:
+        ways = ["the headline", "the lead"]
+        if self.paragraphs is not None:
+            ways.append(f"{self.paragraphs} paragraphs")
+        if self.mentions is not None:
+            ways.append(f"{self.mentions} mentions")
+        return ", ".join(ways[:-1]) + " or " + ways[-1]
+
+
+@dataclass(frozen=True)
 class Rule:
     """One topic, as an analyst wrote it."""
 
@@ -121,6 +153,7 @@ class Rule:
     all_terms: tuple[str, ...] = ()
     none_terms: tuple[str, ...] = ()
     near: tuple[NearTerm, ...] = ()
+    prominence: Prominence | None = None
 
 
 @dataclass(frozen=True)
@@ -153,6 +186,9 @@ class RuleExplanation:
     """Near terms found but discarded because an `unless` term was near."""
     without_context: tuple[str, ...]
     """Near terms found with no context term near enough."""
+    in_passing: str = ""
+    """When the rule's terms were found but not prominently: where they were, e.g. "1 mention,
+    in paragraph 4 of 6"; empty otherwise."""
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -166,6 +202,7 @@ class RuleExplanation:
             "excluded_by": list(self.excluded_by),
             "blocked": list(self.blocked),
             "without_context": list(self.without_context),
+            "in_passing": self.in_passing,
         }
 
 
@@ -212,6 +249,10 @@ class _Outcome:
     blocked: list[tuple[str, str]] = field(default_factory=list)
     """(near term, the `unless` term near it that discarded it)."""
     without_context: list[str] = field(default_factory=list)
+    in_passing: str = ""
+    """Where the terms were, when they were found only in passing (see Prominence)."""
+    prominent: str = ""
+    """Where the terms were prominent, for a rule with prominence that fired."""
 
     @property
     def any_found(self) -> bool:
@@ -224,6 +265,35 @@ class _Text:
 
     display: str
     folded: str
+    word_starts: list[int] | None = field(default=None, init=False, repr=False)
+    paragraph_starts: list[int] | None = field(default=None, init=False, repr=False)
+    lead_paragraphs: int = field(default=1, init=False, repr=False)
+
+    def paragraph(self, offset: int) -> int:
+        """The number (0-based) of the paragraph the offset is in. Every line is a paragraph:
+        stored bodies separate paragraphs with a blank line, but a <br> makes a single line
+        break, and pages use it between paragraphs too."""
+        if self.paragraph_starts is None:
+            self.paragraph_starts = [0] + [
+                m.end() for m in _LINE_BREAK.finditer(self.folded) if m.end() < len(self.folded)
+            ]
+            ends = [*self.paragraph_starts[1:], len(self.folded)]
+            self.lead_paragraphs = len(self.paragraph_starts)
+            for number, (start, end) in enumerate(zip(self.paragraph_starts, ends, strict=True)):
+                if len(_WORDS.findall(self.folded, start, end)) >= LEAD_MIN_WORDS:
+                    self.lead_paragraphs = number + 1
+                    break
+        return bisect_right(self.paragraph_starts, offset) - 1
+
+    @property
+    def paragraph_count(self) -> int:
+        self.paragraph(0)
+        assert self.paragraph_starts is not None
+        return len(self.paragraph_starts)
+
+    def in_lead(self, offset: int) -> bool:
+        """The lead: the first paragraph, with the short ones before it (byline, dateline)."""
+        return self.paragraph(offset) < self.lead_paragraphs
 
     def near(self, a: _Occurrence, b: _Occurrence, within: int) -> bool:
         """Whether one occurrence is at most `within` words from the other (0 if they overlap,
@@ -359,6 +429,7 @@ class RuleSet:
                 excluded_by=_unique([*outcome.vetoed_by, *(b for _, b in outcome.blocked)]),
                 blocked=_unique(term for term, _ in outcome.blocked),
                 without_context=_unique(outcome.without_context),
+                in_passing=outcome.in_passing,
             )
         return explanations
 
@@ -535,7 +606,41 @@ def _evaluate(rule: Rule, occurrences: list[_Occurrence], texts: Mapping[str, _T
     outcome.fired = (
         (outcome.any_found or not needs_any) and not outcome.missing_all and not outcome.vetoed_by
     )
+    if outcome.fired and rule.prominence is not None and needs_any:
+        outcome.fired, where = _prominence(rule.prominence, outcome.counted, texts)
+        if outcome.fired:
+            outcome.prominent = where
+        else:
+            outcome.in_passing = where
     return outcome
+
+
+def _prominence(
+    prominence: Prominence, counted: list[_Occurrence], texts: Mapping[str, _Text]
+) -> tuple[bool, str]:
+    """Whether the terms that made a rule fire are prominent, and where they were: "in the
+    headline", "in 3 paragraphs", or, found only in passing, "1 mention, in paragraph 4 of 6"."""
+    found = [o for o in counted if o.use.role is not _Role.ALL]
+    fields = {o.field for o in found}
+    if "title" in fields:
+        return True, "in the headline"
+    if "ticker" in fields:
+        return True, "in a ticker item (all lead)"
+    body = texts["body"]
+    if any(body.in_lead(o.start) for o in found):
+        return True, "in the lead"
+    mentions = len(_spans(found))
+    paragraphs = sorted({body.paragraph(o.start) + 1 for o in found})
+    if prominence.paragraphs is not None and len(paragraphs) >= prominence.paragraphs:
+        return True, f"in {len(paragraphs)} paragraphs"
+    if prominence.mentions is not None and mentions >= prominence.mentions:
+        return True, f"{mentions} mentions"
+    where = ", ".join(map(str, paragraphs))
+    return False, (
+        f"{mentions} mention{'s' if mentions != 1 else ''}, in paragraph"
+        f"{'s' if len(paragraphs) != 1 else ''} {where} of {body.paragraph_count};"
+        f" prominent means in {prominence.describe()}"
+    )
 
 
 def _judge_near(
@@ -569,14 +674,7 @@ def _report(
     """Terms, evidence and fields of the counted occurrences. Overlapping occurrences make one
     piece of evidence: "all-solid-state battery", not "all-solid-state", "solid-state battery"."""
     terms = _unique(o.use.term for o in sorted(counted, key=lambda o: o.use.order))
-    ordered = sorted(counted, key=lambda o: (FIELD_NAMES.index(o.field), o.start))
-    spans: list[tuple[str, int, int]] = []
-    for occurrence in ordered:
-        if spans and spans[-1][0] == occurrence.field and occurrence.start < spans[-1][2]:
-            name, start, end = spans[-1]
-            spans[-1] = (name, start, max(end, occurrence.end))
-        else:
-            spans.append((occurrence.field, occurrence.start, occurrence.end))
+    spans = _spans(counted)
     evidence: dict[str, str] = {}
     for name, start, end in spans:
         snippet = texts[name].snippet(start, end)
@@ -585,10 +683,26 @@ def _report(
     return terms, tuple(evidence.values())[:MAX_EVIDENCE], found_in
 
 
+def _spans(occurrences: Iterable[_Occurrence]) -> list[tuple[str, int, int]]:
+    """(field, start, end) of the occurrences, overlapping ones merged: one mention each."""
+    ordered = sorted(occurrences, key=lambda o: (FIELD_NAMES.index(o.field), o.start))
+    spans: list[tuple[str, int, int]] = []
+    for occurrence in ordered:
+        if spans and spans[-1][0] == occurrence.field and occurrence.start < spans[-1][2]:
+            name, start, end = spans[-1]
+            spans[-1] = (name, start, max(end, occurrence.end))
+        else:
+            spans.append((occurrence.field, occurrence.start, occurrence.end))
+    return spans
+
+
 def _reason(rule: Rule, outcome: _Outcome, terms: tuple[str, ...]) -> str:
     if outcome.fired:
-        return "fired on " + _quoted(terms)
+        where = f" ({outcome.prominent})" if outcome.prominent else ""
+        return "fired on " + _quoted(terms) + where
     parts = []
+    if outcome.in_passing:
+        parts.append(f"mentioned only in passing ({_quoted(terms)}: {outcome.in_passing})")
     if outcome.vetoed_by:
         parts.append(f"vetoed by none term {_quoted(outcome.vetoed_by)}")
     if (rule.any_terms or rule.near) and not outcome.any_found:
@@ -618,7 +732,8 @@ _REGEX_LOOK = re.compile(r"[|()\[\]{}\\^$?+]|\.[*+?]|[a-z]{2,}\.[a-z]{2,}")
 lower-case words ("solid.state"): a regular expression written as a term, which matches
 nothing like what was meant. ("E.ON", "U.S." and "Li-ion" are not flagged.)"""
 
-_RULE_KEYS = ("name", "description", "fields", "any", "all", "none", "near")
+_RULE_KEYS = ("name", "description", "fields", "any", "all", "none", "near", "prominence")
+_PROMINENCE_KEYS = ("paragraphs", "mentions")
 _NEAR_KEYS = ("term", "terms", "context", "unless", "within")
 
 
@@ -676,6 +791,7 @@ class _RulesReader:
             all_terms=self.terms(table, key, "all"),
             none_terms=self.terms(table, key, "none"),
             near=self.near_terms(table, key),
+            prominence=self.prominence(table, key),
         )
         if not (rule.any_terms or rule.all_terms or rule.near):
             self.fail(key, "rule has no terms; expected at least one of any, all, near")
@@ -696,6 +812,28 @@ class _RulesReader:
             if value in values[:position]:
                 self.fail(f"{key}.fields[{position}]", f"duplicate field {_describe(value)}")
         return values
+
+    def prominence(self, table: Mapping[str, object], key: str) -> Prominence | None:
+        if "prominence" not in table:
+            return None
+        value = table["prominence"]
+        key = f"{key}.prominence"
+        if not isinstance(value, dict):
+            self.fail(
+                key,
+                "expected a table ([rules.prominence]) with paragraphs and/or mentions,"
+                f" got {_describe(value)}",
+            )
+        self.check_keys(value, key, _PROMINENCE_KEYS)
+        counts: dict[str, int | None] = {}
+        for name in _PROMINENCE_KEYS:
+            count = value.get(name)
+            if count is not None and (
+                not isinstance(count, int) or isinstance(count, bool) or count < 1
+            ):
+                self.fail(f"{key}.{name}", f"expected a positive integer, got {_describe(count)}")
+            counts[name] = count
+        return Prominence(paragraphs=counts["paragraphs"], mentions=counts["mentions"])
 
     def near_terms(self, table: Mapping[str, object], key: str) -> tuple[NearTerm, ...]:
         tables = table.get("near", [])

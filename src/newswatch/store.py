@@ -38,7 +38,11 @@ articles       one row per story, unique by canonical URL.
     full-text indexed. A known article is never rewritten, only last_seen moves.
     An article that joins a story (a near-duplicate: another source's lightly edited copy)
     is stored and indexed, but a rule that already flagged the story does not flag it
-    again, so one story makes one alert.
+    again, so one story makes one alert. An article that resembles articles of two or more
+    stories merges them (newswatch.stories): their articles take the oldest story's
+    story_id, so stories do not depend on the order copies arrive in; flags stay with
+    their articles (a merged story may hold one flag per rule from each part, and alerts
+    send it once).
 ticker_items   one row per ticker teaser, unique by the canonical URL it links to.
     id, url, region, published, text, source (the source that saw it first),
     first_seen, last_seen, seen_count (number of saved pages that showed it).
@@ -147,7 +151,6 @@ from newswatch.dedup import (
     content_words,
     fingerprint,
     is_followable,
-    is_same_story,
     lsh_keys,
     minhash,
     resemblance,
@@ -155,6 +158,7 @@ from newswatch.dedup import (
 )
 from newswatch.errors import ConfigError, NewswatchError, QueryError
 from newswatch.models import Article, Page, TickerItem
+from newswatch.stories import SAME_STORY, Candidate, Placement, place
 
 log = logging.getLogger(__name__)
 
@@ -274,6 +278,8 @@ class SaveResult:
     story_of: str | None = None
     """Canonical URL of the first article of the story a new article joined as a near-duplicate
     (another source's or URL's lightly edited copy); None when it began a story."""
+    merged_stories: int = 0
+    """Other stories the new article showed to be the same story, and merged into story_of."""
 
 
 @dataclass(frozen=True)
@@ -283,12 +289,7 @@ class _SavedArticle:
     duplicate_of: str | None = None
     new_flags: int = 0
     story_of: str | None = None
-
-
-@dataclass(frozen=True)
-class _StoryMatch:
-    story_id: int
-    resemblance: float
+    merged: int = 0
 
 
 @dataclass(frozen=True)
@@ -557,11 +558,16 @@ CREATE TABLE alert_deliveries (
 """
 
 _OWED_FLAGS = """
-SELECT flagged.*, CASE flagged.kind WHEN 'ticker' THEN coalesce(
-           (SELECT articles.url FROM article_aliases JOIN articles
-            ON articles.id = article_aliases.article_id WHERE article_aliases.url = flagged.url),
-           flagged.url)
-       ELSE flagged.url END AS story_url
+SELECT flagged.*, coalesce(
+           (SELECT story.url FROM articles JOIN articles AS story ON story.id = articles.story_id
+            WHERE flagged.kind = 'article' AND articles.id = flagged.item_id),
+           (SELECT story.url FROM articles JOIN articles AS story ON story.id = articles.story_id
+            WHERE flagged.kind = 'ticker' AND articles.url = flagged.url),
+           (SELECT story.url FROM article_aliases
+            JOIN articles ON articles.id = article_aliases.article_id
+            JOIN articles AS story ON story.id = articles.story_id
+            WHERE flagged.kind = 'ticker' AND article_aliases.url = flagged.url),
+           flagged.url) AS story_url
 FROM flagged JOIN alert_channels AS channel ON channel.id = :channel
 WHERE flagged.flagged_at >= channel.watching_since
   AND (channel.rule IS NULL OR flagged.rule = channel.rule)
@@ -584,26 +590,42 @@ WHERE flagged.flagged_at >= channel.watching_since
               (SELECT id FROM articles WHERE url = flagged.url),
               (SELECT article_id FROM article_aliases WHERE url = flagged.url))
           WHERE flagged.kind = 'ticker'))
+  AND NOT EXISTS (
+      SELECT 1 FROM articles AS flagged_article
+      JOIN articles AS member ON member.story_id = flagged_article.story_id
+      JOIN alert_deliveries AS sent ON sent.channel_id = channel.id AND sent.rule = flagged.rule
+          AND sent.kind = 'article' AND sent.item_id = member.id
+      WHERE flagged.kind = 'article' AND flagged_article.id = flagged.item_id)
 ORDER BY flagged.flagged_at, flagged.kind, flagged.item_id
 """
 """The flags a channel owes: of its rule, flagged since it watches, in none of its messages,
 and not a story the channel already got from this rule in its other form (a ticker teaser
-and the article it links to, directly or through a redirect: one story, one alert); with
-story_url, the URL of the story a flag is about, for grouping a message."""
+and the article it links to, directly or through a redirect: one story, one alert) or
+through another of its articles (two stories flagged apart, then found to be one and
+merged); with story_url, the URL of the story a flag is about (its first article's), for
+grouping a message."""
 
 ExportKind = Literal["articles", "ticker", "flagged"]
+_PUBLISHED_OR_SEEN = "coalesce(published, substr(first_seen, 1, 10))"
+"""A story's day: its publication date, or the day it was first seen when it has none."""
+_FLAG_PUBLISHED_OR_SEEN = (
+    "coalesce(published, substr(CASE kind"
+    " WHEN 'article' THEN (SELECT first_seen FROM articles WHERE id = item_id)"
+    " ELSE (SELECT first_seen FROM ticker_items WHERE id = item_id) END, 1, 10))"
+)
 _EXPORTS: dict[str, tuple[str, str, str]] = {
-    "articles": ("articles", "first_seen", "id"),
-    "ticker": ("ticker_items", "first_seen", "id"),
-    "flagged": ("flagged", "flagged_at", "flagged_at, kind, item_id"),
+    "articles": ("articles", _PUBLISHED_OR_SEEN, "id"),
+    "ticker": ("ticker_items", _PUBLISHED_OR_SEEN, "id"),
+    "flagged": ("flagged", _FLAG_PUBLISHED_OR_SEEN, "flagged_at, kind, item_id"),
 }
-"""kind: (table or view, the column `since` compares with, order)."""
+"""kind: (table or view, the day `since` compares with, order)."""
+StoryOrder = Literal["published", "flagged"]
 
 
 def _export_query(
     kind: ExportKind, *, rule: str | None, since: date | None
 ) -> tuple[str, dict[str, str]]:
-    table, time_column, order = _EXPORTS[kind]
+    table, day, order = _EXPORTS[kind]
     conditions: list[str] = []
     params: dict[str, str] = {}
     if rule is not None:
@@ -616,10 +638,18 @@ def _export_query(
                 f"id IN (SELECT item_id FROM flags WHERE kind = '{flag_kind}' AND rule = :rule)"
             )
     if since is not None:
-        conditions.append(f"{time_column} >= :since")
-        params["since"] = utc_iso(since) if isinstance(since, datetime) else since.isoformat()
+        conditions.append(f"{day} >= :since")
+        params["since"] = _day(since)
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     return f"SELECT * FROM {table}{where} ORDER BY {order}", params
+
+
+def _day(moment: date) -> str:
+    """YYYY-MM-DD of a date, or of a datetime in UTC."""
+    if isinstance(moment, datetime):
+        moment = moment.astimezone(UTC) if moment.tzinfo else moment
+        return moment.date().isoformat()
+    return moment.isoformat()
 
 
 def _flagged_stories_view(ticker_article: str) -> str:
@@ -1266,6 +1296,7 @@ class Store:
             seen_ticker_items=seen_items,
             new_flags=new_flags,
             story_of=saved.story_of,
+            merged_stories=saved.merged,
         )
 
     def _may_hold(self, url: str, body: str) -> bool:
@@ -1278,7 +1309,7 @@ class Store:
             return True
         if content_words(row[0]) == content_words(body):
             return True
-        return is_same_story(resemblance(shingles(row[0]), shingles(body)))
+        return resemblance(shingles(row[0]), shingles(body)) >= SAME_STORY
 
     def _move_stand_in(self, link: str, url: str) -> None:
         """An article stored from its entry under the link's URL, whose page turned out to
@@ -1324,12 +1355,12 @@ class Store:
                 " WHERE fingerprint = ? AND duplicate_of IS NULL",
                 [content_hash],
             ).fetchone()
-        story = _StoryMatch(original[2], 1.0) if original else None
+        story = Placement(original[2], 1.0) if original else None
         own_shingles = frozenset[int]() if original else shingles(article.body)
         keys = _lsh_keys_of(own_shingles)
         week = _week_of(now)
         if original is None and keys:
-            story = self._closest_story(own_shingles, keys, week)
+            story = place(own_shingles, self._story_candidates(keys, week))
         record = {
             "url": url,
             "fetched_url": page.url,
@@ -1354,10 +1385,14 @@ class Store:
             return _SavedArticle("duplicate", article_id, duplicate_of=original[1])
         _insert_lsh_keys(self.db, article_id, week, keys)
         matches = matcher(_article_fields(article.title, article.body))
-        if story is None:
+        if story is None or story.story_id is None:
             self.db.execute("UPDATE articles SET story_id = id WHERE id = ?", [article_id])
             return _SavedArticle(
                 "new", article_id, new_flags=self._insert_flags("article", article_id, matches, now)
+            )
+        for merged in story.merged:  # the article showed these stories are one
+            self.db.execute(
+                "UPDATE articles SET story_id = ? WHERE story_id = ?", [story.story_id, merged]
             )
         flagged = self._story_rules(story.story_id, before=article_id)
         matches = [match for match in matches if match.rule not in flagged]
@@ -1369,6 +1404,7 @@ class Store:
             article_id,
             new_flags=self._insert_flags("article", article_id, matches, now),
             story_of=first_url,
+            merged=len(story.merged),
         )
 
     def _upgrade(
@@ -1432,17 +1468,15 @@ class Store:
             new_flags=self._insert_flags("article", article_id, matches, now),
         )
 
-    def _closest_story(
-        self, own: frozenset[int], keys: Sequence[int], week: int
-    ) -> _StoryMatch | None:
-        """The story of the stored article most like one about to be stored, if alike enough.
-
-        Only articles of the last STORY_WEEKS weeks sharing an LSH band with it are compared
-        (the STORY_CANDIDATES sharing the most), so the cost does not grow with the number
-        of articles stored.
+    def _story_candidates(self, keys: Sequence[int], week: int) -> list[Candidate]:
+        """The stored articles a new one may belong with: those of the last STORY_WEEKS weeks
+        sharing an LSH band with it (the STORY_CANDIDATES sharing the most), and the other
+        members of their stories of those weeks (as many again at most), so that a copy is
+        compared with every version of its story, not only with those LSH happened to pair
+        it with. The cost does not grow with the number of articles stored.
         """
         weeks = list(range(week - STORY_WEEKS + 1, week + 1))
-        candidates = self.db.execute(
+        rows = self.db.execute(
             "SELECT articles.id, articles.story_id, articles.body FROM articles JOIN"
             " (SELECT article_id, count(*) AS bands FROM article_lsh"
             f"  WHERE week IN ({', '.join('?' * len(weeks))})"
@@ -1451,12 +1485,19 @@ class Store:
             " ON articles.id = near.article_id",
             [*weeks, *keys, STORY_CANDIDATES],
         ).fetchall()
-        best: _StoryMatch | None = None
-        for _, story_id, body in candidates:
-            score = resemblance(own, shingles(body))
-            if is_same_story(score) and (best is None or score > best.resemblance):
-                best = _StoryMatch(story_id, round(score, 3))
-        return best
+        seen = {row[0] for row in rows}
+        stories = sorted({row[1] for row in rows})
+        if stories:
+            since = utc_iso(datetime.fromtimestamp(weeks[0] * WEEK_SECONDS, UTC))
+            members = self.db.execute(
+                "SELECT id, story_id, body FROM articles"
+                f" WHERE story_id IN ({', '.join('?' * len(stories))})"
+                " AND duplicate_of IS NULL AND first_seen >= ?"
+                " ORDER BY id DESC LIMIT ?",
+                [*stories, since, STORY_CANDIDATES + len(seen)],
+            ).fetchall()
+            rows += [row for row in members if row[0] not in seen][:STORY_CANDIDATES]
+        return [Candidate(row[0], row[1], shingles(row[2])) for row in rows]
 
     def _story_rules(self, story_id: int, *, before: int) -> set[str]:
         """Rules that flagged an article of the story stored before article `before`."""
@@ -1932,26 +1973,58 @@ class Store:
         return rows
 
     def flagged_stories(
-        self, *, rule: str | None = None, since: date | None = None, limit: int | None = None
+        self,
+        *,
+        rule: str | None = None,
+        since: date | None = None,
+        limit: int | None = None,
+        order: StoryOrder = "published",
     ) -> list[dict[str, Any]]:
-        """Rows of the `flagged_stories` view: each flagged story once, newest first, with
-        every source that carried it; `since` compares with the story's first flag.
+        """Rows of the `flagged_stories` view: each flagged story once, with every source that
+        carried it. Newest publication date first (the day first seen for a story without
+        one), flag time breaking ties; order="flagged": newest first flag first. `since`
+        compares with the publication date (else the day first seen).
 
         rules, matched and sources are decoded from JSON.
         """
         where, params = _flag_filters(
-            "EXISTS (SELECT 1 FROM json_each(rules) WHERE value = :rule)", rule, since, limit
+            "EXISTS (SELECT 1 FROM json_each(rules) WHERE value = :rule)",
+            rule,
+            since,
+            limit,
+            day=_PUBLISHED_OR_SEEN,
         )
-        sql = (
-            f"SELECT * FROM flagged_stories{where}"
-            " ORDER BY flagged_at DESC, published DESC, story DESC"
-        )
+        if order == "flagged":
+            sort = f"flagged_at DESC, {_PUBLISHED_OR_SEEN} DESC, story DESC"
+        else:
+            sort = f"{_PUBLISHED_OR_SEEN} DESC, flagged_at DESC, story DESC"
+        sql = f"SELECT * FROM flagged_stories{where} ORDER BY {sort}"
         if limit is not None:
             sql += " LIMIT :limit"
         return [
             row | {column: json.loads(row[column]) for column in ("rules", "matched", "sources")}
             for row in self.db.query(sql, params)
         ]
+
+    def flagged_story_fields(self, story: int | None, url: str) -> dict[str, str]:
+        """The rule fields a flagged story was judged on: its first flagged article's title and
+        body, else (a story flagged only as a ticker teaser) the teaser's text."""
+        if story is not None:
+            for title, body in self.db.execute(
+                "SELECT title, body FROM articles WHERE story_id = ? AND duplicate_of IS NULL"
+                " AND id IN (SELECT item_id FROM flags WHERE kind = 'article')"
+                " ORDER BY id LIMIT 1",
+                [story],
+            ):
+                return dict(_article_fields(title, body))
+        for (text,) in self.db.execute(
+            "SELECT text FROM ticker_items WHERE url = ?"
+            " OR url IN (SELECT url FROM article_aliases WHERE article_id = ?)"
+            " OR url = (SELECT url FROM articles WHERE id = ?) LIMIT 1",
+            [url, story, story],
+        ):
+            return dict(_ticker_fields(text))
+        return {}
 
     def search(
         self, query: str, *, limit: int = 20, max_ranked: int | None = MAX_RANKED_MATCHES
@@ -2290,8 +2363,9 @@ class Store:
         """Every article, ticker item or flagged story, read lazily from one cursor a batch
         at a time: constant memory however many rows, and one consistent snapshot.
 
-        rule: only stories this rule flagged. since: only articles and ticker items first
-        seen, or flags made, on or after it. decode_json: list columns as lists, not text.
+        rule: only stories this rule flagged. since: only stories published on or after this
+        day (first seen, for one without a publication date). decode_json: list columns as
+        lists, not text.
         """
         sql, params = _export_query(kind, rule=rule, since=since)
         cursor = self.db.execute(sql, params)
@@ -2415,16 +2489,25 @@ def _distinct_followable(items: Iterable[TickerItem]) -> Iterator[TickerItem]:
 
 
 def _flag_filters(
-    rule_condition: str, rule: str | None, since: date | None, limit: int | None
+    rule_condition: str,
+    rule: str | None,
+    since: date | None,
+    limit: int | None,
+    *,
+    day: str | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """The WHERE clause and parameters shared by the flagged listings: a rule (tested by
-    `rule_condition`), flagged on or after a day, and the LIMIT's value."""
+    `rule_condition`), flagged on or after a day (or, given `day`, an expression of a story's
+    day, on or after it), and the LIMIT's value."""
     conditions: list[str] = []
     params: dict[str, Any] = {}
     if rule is not None:
         conditions.append(rule_condition)
         params["rule"] = rule
-    if since is not None:
+    if since is not None and day is not None:
+        conditions.append(f"{day} >= :since")
+        params["since"] = _day(since)
+    elif since is not None:
         conditions.append("flagged_at >= :since")
         params["since"] = utc_iso(since) if isinstance(since, datetime) else since.isoformat()
     if limit is not None:
