@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import os
 import signal
@@ -10,7 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import feedparser  # type: ignore[import-untyped]
@@ -509,7 +510,9 @@ def test_flagged_lists_by_publication_date_and_sorts_by_flag_time(
 ) -> None:
     db = tmp_path / "stories.db"
     rules = load_rules(default_rules_path())
-    with Store(db) as store:
+    minutes = itertools.count()  # each flag a minute after the one before: distinct flag times
+    clock = lambda: datetime(2025, 3, 5, tzinfo=UTC) + timedelta(minutes=next(minutes))  # noqa: E731
+    with Store(db, clock=clock) as store:
         store.upsert_source("portal", "http://portal.example.com/", "generic")
         for number, day in ((1, date(2025, 3, 1)), (2, date(2024, 12, 1)), (3, date(2025, 2, 1))):
             url = f"http://portal.example.com/?id={number}"
