@@ -18,7 +18,6 @@ of `--repeat` runs. Targets: `--version` at most 8 times the reference; `status`
 from __future__ import annotations
 
 import argparse
-import random
 import statistics
 import subprocess
 import sys
@@ -27,9 +26,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from newswatch.rules import RuleMatch
 from newswatch.store import Store
-from synthetic_news import at_rest, grow, page
+from synthetic_news import at_rest, build_history
 
 VERSION_TARGET_RATIO = 8.0
 COMMAND_TARGET_SECONDS = 0.4
@@ -37,16 +35,8 @@ SEED_PAGES = 500
 
 
 def build_database(path: Path, articles: int) -> None:
-    rng = random.Random(articles)
-
-    def matcher(fields: object) -> list[RuleMatch]:
-        return []
-
+    build_history(path, articles, seed_pages=SEED_PAGES)
     with Store(path) as store:
-        store.upsert_source("bench", "https://news.example.com/", "gulfoilandgas")
-        for number in range(min(SEED_PAGES, articles)):
-            store.save_page("bench", page(rng, number), fetch_id=None, matcher=matcher)
-        grow(store, articles)
         at_rest(store)
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import signal
 import sqlite3
 import subprocess
@@ -32,24 +31,13 @@ import time
 from pathlib import Path
 
 from newswatch import store as store_module
-from newswatch.rules import RuleMatch
-from newswatch.store import Store
-from synthetic_news import grow, page
+from synthetic_news import build_history
 
 SEED_PAGES = 1000
 
 
 def build(path: Path, articles: int) -> None:
-    rng = random.Random(articles)
-
-    def matcher(fields: object) -> list[RuleMatch]:
-        return []
-
-    with Store(path) as store:
-        store.upsert_source("bench", "https://news.example.com/", "gulfoilandgas")
-        for number in range(min(SEED_PAGES, articles)):
-            store.save_page("bench", page(rng, number), fetch_id=None, matcher=matcher)
-        grow(store, articles)
+    build_history(path, articles, seed_pages=SEED_PAGES)
 
 
 def set_up_v10(path: Path) -> None:

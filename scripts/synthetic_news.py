@@ -12,6 +12,7 @@ import os
 import random
 import time
 from datetime import date
+from pathlib import Path
 
 from newswatch import dedup
 from newswatch.models import Article, Page, TickerItem
@@ -72,6 +73,17 @@ def page(rng: random.Random, number: int, host: str = "news.example.com") -> Pag
         body=body(rng),
     )
     return Page(url=url, article=article, ticker=ticker)
+
+
+def build_history(path: Path, articles: int, *, seed_pages: int) -> None:
+    """A database of `articles` synthetic articles: the first `seed_pages` saved as a fetch
+    saves them (stories, LSH keys, counters), the rest grown in bulk by `grow`."""
+    rng = random.Random(articles)
+    with Store(path) as store:
+        store.upsert_source("bench", "https://news.example.com/", "gulfoilandgas")
+        for number in range(min(seed_pages, articles)):
+            store.save_page("bench", page(rng, number), fetch_id=None, matcher=lambda _: [])
+        grow(store, articles)
 
 
 def grow(store: Store, articles: int, *, flag_every: int | None = 100, runs_every: int = 3) -> None:
