@@ -339,6 +339,19 @@ def utc_iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _article_text(article: Article) -> dict[str, Any]:
+    """The columns an article's own text fills, in the database's forms (a new row's and an
+    upgraded stand-in's alike)."""
+    return {
+        "title": article.title,
+        "published": _iso_date(article.published),
+        "location": article.location,
+        "source_line": article.source_line,
+        "body": article.body,
+        "language": article.language,
+    }
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -1365,12 +1378,7 @@ class Store:
             "url": url,
             "fetched_url": page.url,
             "source": source,
-            "title": article.title,
-            "published": _iso_date(article.published),
-            "location": article.location,
-            "source_line": article.source_line,
-            "body": article.body,
-            "language": article.language,
+            **_article_text(article),
             "fingerprint": content_hash,
             "duplicate_of": original[0] if original else None,
             "first_seen": now,
@@ -1437,12 +1445,7 @@ class Store:
             " fetched_url = :fetched_url, fetch_id = :fetch_id, last_seen = :now,"
             " read_from = NULL WHERE id = :id",
             {
-                "title": article.title,
-                "published": _iso_date(article.published),
-                "location": article.location,
-                "source_line": article.source_line,
-                "body": article.body,
-                "language": article.language,
+                **_article_text(article),
                 "fingerprint": content_hash,
                 "fetched_url": page.url,
                 "fetch_id": fetch_id,
